@@ -1,0 +1,45 @@
+"""Wiring by hand: the one place that knows concrete classes. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.metrics import Metrics
+from bot.settings import Settings
+from bot.slack_client import make_slack_client
+from db.engine import make_engine, make_session_factory
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    metrics: Metrics
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    slack: AsyncWebClient
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+
+def build_container(settings: Settings, **overrides: Any) -> Container:
+    """Build every long-lived object from settings; tests pass fakes for any of them by name."""
+    clock: Clock = overrides.pop("clock", None) or SystemClock()
+    metrics: Metrics = overrides.pop("metrics", None) or Metrics()
+    engine: AsyncEngine = overrides.pop("engine", None) or make_engine(settings.db_url)
+    sessions = overrides.pop("sessions", None) or make_session_factory(engine)
+    slack = overrides.pop("slack", None) or make_slack_client(
+        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else "",
+        base_url=settings.slack_api_url,
+        metrics=metrics,
+    )
+    if overrides:
+        raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
+    return Container(settings=settings, clock=clock, metrics=metrics, engine=engine, sessions=sessions, slack=slack)

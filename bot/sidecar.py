@@ -1,0 +1,50 @@
+"""The aiohttp sidecar: health, readiness and metrics now; inbound webhooks mount here later (SPEC §7)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.container import Container
+
+MAX_BODY = 1024 * 1024
+
+CONTAINER = web.AppKey("container", Container)
+SocketProbe = Callable[[], Awaitable[bool]]
+SOCKET_CONNECTED: web.AppKey[SocketProbe] = web.AppKey("socket_connected")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    container = request.app[CONTAINER]
+    checks: dict[str, str] = {}
+    try:
+        async with container.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable ({type(exc).__name__})"
+    checks["socket_mode"] = "ok" if await request.app[SOCKET_CONNECTED]() else "disconnected"
+    ready = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ready" if ready else "not ready", **checks}, status=200 if ready else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    container = request.app[CONTAINER]
+    body = container.metrics.render()
+    return web.Response(body=body, headers={"Content-Type": container.metrics.content_type})
+
+
+def build_sidecar(container: Container, *, socket_connected: Callable[[], Awaitable[bool]]) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY)
+    app[CONTAINER] = container
+    app[SOCKET_CONNECTED] = socket_connected
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app

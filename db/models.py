@@ -1,0 +1,249 @@
+"""The core schema (SPEC §1, §4, §5). Every row carries the `team_id` of its workspace.
+
+Slack ids (users, usergroups, conversations) are Slack's own strings and form composite keys with `team_id`, so an
+Enterprise Grid mode later is a change of wiring, not of schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from db.types import UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+TeamId = String(32)
+SlackId = String(32)
+
+
+class Workspace(Base):
+    __tablename__ = "workspace"
+
+    team_id: Mapped[str] = mapped_column(TeamId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    url: Mapped[str] = mapped_column(String(255), default="")
+    bot_user_id: Mapped[str] = mapped_column(SlackId, default="")
+    # The last incident number handed out; bumped with UPDATE … RETURNING so numbers stay unique under concurrency.
+    last_incident_number: Mapped[int] = mapped_column(Integer, default=0)
+    archive_grace_days: Mapped[int | None] = mapped_column(Integer, default=7)  # None = never archive
+    # Reminder interval in minutes per severity; a missing severity means no reminders.
+    reminder_minutes: Mapped[dict[str, Any]] = mapped_column(default=lambda: {"P1": 30, "P2": 60, "P3": 240})
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class User(Base):
+    __tablename__ = "slack_user"
+
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    real_name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str | None] = mapped_column(String(320))
+    tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_restricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+    deactivated: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_slack_user_email", "team_id", "email"),)
+
+
+class Usergroup(Base):
+    __tablename__ = "usergroup"
+
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    handle: Mapped[str] = mapped_column(String(255), default="")
+    name: Mapped[str] = mapped_column(String(255), default="")
+    # Member user ids as last synced from Slack; small enough per group to keep as a JSON list.
+    user_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Conversation(Base):
+    __tablename__ = "conversation"
+
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"), primary_key=True)
+    id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationTag(Base):
+    """`tech_incidents`, `dev_firefighter`, `it_deploy`: one conversation per tag per workspace."""
+
+    __tablename__ = "conversation_tag"
+
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(SlackId)
+    set_by: Mapped[str | None] = mapped_column(SlackId)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class UsergroupTag(Base):
+    """`invited_for_all_public_p1`: one usergroup per tag per workspace."""
+
+    __tablename__ = "usergroup_tag"
+
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    usergroup_id: Mapped[str] = mapped_column(SlackId)
+    set_by: Mapped[str | None] = mapped_column(SlackId)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Component(Base):
+    __tablename__ = "component"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    usergroup_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+
+class Incident(Base):
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    component_id: Mapped[int | None] = mapped_column(ForeignKey("component.id", ondelete="SET NULL"))
+    reporter_id: Mapped[str] = mapped_column(SlackId)
+    commander_id: Mapped[str | None] = mapped_column(SlackId)
+    channel_id: Mapped[str | None] = mapped_column(SlackId)
+    channel_name: Mapped[str | None] = mapped_column(String(80))
+    opening_message_ts: Mapped[str | None] = mapped_column(String(32))
+    announcement_channel_id: Mapped[str | None] = mapped_column(SlackId)
+    announcement_ts: Mapped[str | None] = mapped_column(String(32))
+    dedup_key: Mapped[str | None] = mapped_column(String(255))
+    closure_reason: Mapped[str | None] = mapped_column(String(32))
+    resolution: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    last_update_at: Mapped[datetime] = mapped_column(default=utcnow)  # drives reminders
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    acknowledged_by: Mapped[str | None] = mapped_column(SlackId)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    archived_at: Mapped[datetime | None] = mapped_column()
+
+    component: Mapped[Component | None] = relationship(lazy="raise")
+    timeline: Mapped[list[TimelineEvent]] = relationship(
+        back_populates="incident", lazy="raise", order_by="TimelineEvent.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "number"),
+        Index("ix_incident_channel", "team_id", "channel_id"),
+        Index("ix_incident_dedup", "team_id", "dedup_key"),
+        Index("ix_incident_status", "team_id", "status"),
+    )
+
+    @property
+    def ref(self) -> str:
+        return f"INC-{self.number}"
+
+    @property
+    def external_key(self) -> str:
+        return f"vigil-{self.team_id}-{self.number}"
+
+
+class IncidentMember(Base):
+    """Channel membership of incident channels, tracked from member_joined/left events (private visibility)."""
+
+    __tablename__ = "incident_member"
+
+    team_id: Mapped[str] = mapped_column(TeamId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TimelineEvent(Base):
+    __tablename__ = "timeline_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))  # opened, status, severity, commander, title, ack, note, pin, …
+    actor_id: Mapped[str | None] = mapped_column(SlackId)
+    source: Mapped[str] = mapped_column(String(64))  # slack, webhook:<kind>, scheduler, cli
+    text: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A message pinned twice lands once: (incident, message ts) is unique for pins.
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+    incident: Mapped[Incident] = relationship(back_populates="timeline", lazy="raise")
+
+    __table_args__ = (
+        Index("ix_timeline_incident", "incident_id", "at"),
+        UniqueConstraint("incident_id", "kind", "message_ts"),
+    )
+
+
+class ProcessedEvent(Base):
+    """Slack `event_id`s already handled, kept for a TTL so a re-sent envelope (or a second replica) skips them."""
+
+    __tablename__ = "processed_event"
+
+    team_id: Mapped[str] = mapped_column(TeamId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+__all__ = [
+    "Base",
+    "Component",
+    "Conversation",
+    "ConversationTag",
+    "Incident",
+    "IncidentMember",
+    "ProcessedEvent",
+    "TimelineEvent",
+    "User",
+    "Usergroup",
+    "UsergroupTag",
+    "Workspace",
+]

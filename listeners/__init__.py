@@ -1,0 +1,12 @@
+"""Slack events, actions, views and the App Home. Each submodule has `register(registry)`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.slack_app import Registry
+
+
+def register(registry: Registry) -> None:
+    """Nothing registered yet beyond the slash command; listeners arrive with their features."""
