@@ -9,8 +9,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.incidents.events import EventBus
+from bot.incidents.ports import ChatPort
+from bot.incidents.service import IncidentService
 from bot.metrics import Metrics
 from bot.settings import Settings
+from bot.slack_chat import SlackChat
 from bot.slack_client import make_slack_client
 from db.engine import make_engine, make_session_factory
 
@@ -23,6 +27,8 @@ class Container:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     slack: AsyncWebClient
+    bus: EventBus
+    incidents: IncidentService
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def aclose(self) -> None:
@@ -40,6 +46,18 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
         base_url=settings.slack_api_url,
         metrics=metrics,
     )
+    bus: EventBus = overrides.pop("bus", None) or EventBus()
+    chat: ChatPort = overrides.pop("chat", None) or SlackChat(slack)
+    incidents = IncidentService(sessions=sessions, chat=chat, clock=clock, bus=bus)
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
-    return Container(settings=settings, clock=clock, metrics=metrics, engine=engine, sessions=sessions, slack=slack)
+    return Container(
+        settings=settings,
+        clock=clock,
+        metrics=metrics,
+        engine=engine,
+        sessions=sessions,
+        slack=slack,
+        bus=bus,
+        incidents=incidents,
+    )

@@ -47,6 +47,10 @@ class InFlight:
         if self.count == 0:
             self._idle.set()
 
+    async def idle(self) -> None:
+        """Wait until no listener is running (tests use it to let a door's work finish)."""
+        await self._idle.wait()
+
     async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109 - a deadline, not a cancel scope
         """Stop taking work and wait for running listeners; False if some were still running at the timeout."""
         self.draining = True
@@ -184,22 +188,29 @@ def build_slack_app(container: Container) -> SlackApp:
         context["settings"] = settings
         context["clock"] = container.clock
         context["sessions"] = container.sessions
+        context["incidents"] = container.incidents
         for name, service in container.extras.items():
             context[name] = service
         await next()
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], respond: AsyncRespond | None) -> None:
+        """Domain errors become an ephemeral reply naming the fix; anything else is logged and apologised for."""
         if isinstance(error, VigilError):
             text = f":warning: {error.message}"
         else:
             log.exception("listener failed", exc_info=error)
             text = ":x: Something went wrong on our side; it has been logged. Try again, or ask in the help channel."
-        if respond is not None:
-            try:
+        try:
+            if respond is not None and (body.get("response_url") or body.get("response_urls")):
                 await respond(text=text, response_type="ephemeral", replace_original=False)
-            except Exception:
-                log.warning("could not deliver the error reply", exc_info=True)
+                return
+            user_id = (body.get("user") or {}).get("id") or body.get("user_id")
+            if user_id:
+                # A modal submission has no response_url: a direct message is the one place the user will see it.
+                await container.slack.chat_postMessage(channel=str(user_id), text=text)
+        except Exception:
+            log.warning("could not deliver the error reply", exc_info=True)
 
     from commands import register as register_commands
     from listeners import register as register_listeners

@@ -11,12 +11,15 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.container import Container
 from bot.incidents.errors import InvalidInput
 from commands.grammar import ParsedCommand, help_text, parse
+from commands.open import open_declare_modal
 from db.tags import DEV_FIREFIGHTER, tagged_conversation
 
 SubcommandHandler = Callable[..., Awaitable[None]]
 
-# Subcommand name → handler(parsed=, ack=, respond=, command=, container=, client=). Filled as features land.
-SUBCOMMANDS: dict[str, SubcommandHandler] = {}
+# Subcommand name → handler(parsed=, ack=, respond=, command=, container=, client=); more land with their features.
+SUBCOMMANDS: dict[str, SubcommandHandler] = {
+    "open": open_declare_modal,
+}
 
 
 async def help_channel_line(container: Container, team_id: str) -> str:

@@ -9,4 +9,7 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    """Nothing registered yet beyond the slash command; listeners arrive with their features."""
+    from listeners import declare, membership
+
+    declare.register(registry)
+    membership.register(registry)

@@ -1,0 +1,39 @@
+"""Shared bench helpers: a migrated throw-away SQLite database and the seeded emulator."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from bot.emulator import SlackEmulator
+from db.engine import make_engine
+from db.migrate import upgrade
+
+
+async def migrated_sqlite(path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{path}"
+    engine = make_engine(url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    return url
+
+
+def seeded_emulator(**kwargs: object) -> SlackEmulator:
+    emu = SlackEmulator(**kwargs)  # type: ignore[arg-type]
+    emu.add_user("U0ALICE", "alice", is_admin=True)
+    emu.add_user("U0BOB", "bob")
+    emu.add_usergroup("S0SRE", "sre", users=["U0ALICE", "U0BOB"])
+    emu.add_channel("incidents", members=["U0ALICE"], channel_id="C0INCIDENTS")
+    emu.add_channel("general", members=["U0ALICE", "U0BOB"], channel_id="C0GENERAL")
+    return emu
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> str:
+    return f"median {statistics.median(values):.3f} min {min(values):.3f} max {max(values):.3f} (n={len(values)})"

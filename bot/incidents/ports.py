@@ -1,0 +1,74 @@
+"""The ports the incident domain talks through. Only the wiring knows the concrete (Slack) classes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class ChatError(Exception):
+    """A chat platform call failed; `code` is the platform's error (e.g. `channel_not_found`, `http_500`)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class NameTaken(ChatError):
+    def __init__(self) -> None:
+        super().__init__("name_taken")
+
+
+@dataclass(frozen=True)
+class IncidentCard:
+    """What the chat side renders of an incident: the opening message, the announcement, the topic."""
+
+    team_id: str
+    number: int
+    title: str
+    severity: str
+    status: str
+    private: bool
+    description: str
+    reporter_id: str
+    commander_id: str | None
+    component: str | None
+    channel_id: str | None
+    created_at: datetime
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolution: str | None = None
+    closure_reason: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"INC-{self.number}"
+
+
+class ChatPort(Protocol):
+    async def create_channel(self, *, name: str, private: bool) -> str:
+        """Create a channel and return its id; raise NameTaken when the name is in use."""
+
+    async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None: ...
+
+    async def set_topic(self, *, channel_id: str, topic: str) -> None: ...
+
+    async def post_opening(self, *, card: IncidentCard) -> str:
+        """Post the opening message in the incident channel; return its ts."""
+
+    async def update_opening(self, *, card: IncidentCard, ts: str) -> None: ...
+
+    async def pin(self, *, channel_id: str, ts: str) -> None: ...
+
+    async def announce(self, *, channel_id: str, card: IncidentCard) -> str: ...
+
+    async def update_announcement(self, *, channel_id: str, ts: str, card: IncidentCard) -> None: ...
+
+    async def warn_deploy(self, *, channel_id: str, card: IncidentCard) -> str: ...
+
+    async def usergroup_members(self, *, usergroup_id: str) -> list[str]: ...
+
+    async def tell(self, *, user_id: str, channel_id: str | None, text: str) -> None:
+        """A message only `user_id` sees (ephemeral in `channel_id`, else a direct message)."""

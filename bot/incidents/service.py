@@ -1,0 +1,315 @@
+"""The incident domain: one service behind every door (Slack, webhooks, scheduler, CLI).
+
+It imports no vendor library: chat goes through `ChatPort`, time through `Clock`, persistence through the session
+factory and the repositories in `db/`. Domain events are published from `_emit` only, inside the transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.incidents import events
+from bot.incidents.channel_names import channel_name
+from bot.incidents.errors import InvalidInput, NotFound
+from bot.incidents.invites import DEFAULT_STRATEGIES, InviteContext, InviteStrategy, resolve_invitees
+from bot.incidents.ports import ChatError, ChatPort, IncidentCard, NameTaken
+from bot.incidents.states import Severity, Status
+from bot.incidents.text import clean_line, clean_text
+from db.incidents import add_timeline, allocate_number, find_active_by_dedup_key, get_by_number
+from db.models import Component, Incident, Usergroup
+from db.tags import INVITED_FOR_ALL_PUBLIC_P1, IT_DEPLOY, TECH_INCIDENTS, tagged_conversation, tagged_usergroup
+
+log = logging.getLogger(__name__)
+
+MAX_TITLE = 150
+MAX_DESCRIPTION = 2900
+MAX_NAME_SUFFIX = 99
+ANNOUNCED_SEVERITIES = ("P1", "P2", "P3")
+
+
+@dataclass
+class Declaration:
+    """The outcome of a declaration: the incident, whether it is new, and the steps that could not be done."""
+
+    incident: Incident
+    created: bool
+    skipped: list[str] = field(default_factory=list)
+
+
+def card_of(incident: Incident, component: str | None = None) -> IncidentCard:
+    return IncidentCard(
+        team_id=incident.team_id,
+        number=incident.number,
+        title=incident.title,
+        severity=incident.severity,
+        status=incident.status,
+        private=incident.private,
+        description=incident.description,
+        reporter_id=incident.reporter_id,
+        commander_id=incident.commander_id,
+        component=component,
+        channel_id=incident.channel_id,
+        created_at=incident.created_at,
+        acknowledged_at=incident.acknowledged_at,
+        acknowledged_by=incident.acknowledged_by,
+        resolution=incident.resolution,
+        closure_reason=incident.closure_reason,
+    )
+
+
+def topic_of(card: IncidentCard) -> str:
+    commander = f"<@{card.commander_id}>" if card.commander_id else "no commander"
+    return f"{card.severity} | {card.status} | {commander}"
+
+
+class IncidentService:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        chat: ChatPort,
+        clock: Clock,
+        bus: events.EventBus | None = None,
+        invite_strategies: dict[str, InviteStrategy] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.chat = chat
+        self.clock = clock
+        self.bus = bus or events.EventBus()
+        self.invite_strategies = dict(invite_strategies or DEFAULT_STRATEGIES)
+
+    # ---------------------------------------------------------------- declaring
+
+    async def declare(
+        self,
+        *,
+        team_id: str,
+        reporter_id: str,
+        title: str,
+        severity: Severity,
+        description: str = "",
+        component_id: int | None = None,
+        private: bool = False,
+        dedup_key: str | None = None,
+        source: str = "slack",
+        origin_channel_id: str | None = None,
+    ) -> Declaration:
+        """Open an incident, then build its Slack surfaces; a failed step is named, never fatal."""
+        title, description = clean_line(title), clean_text(description)
+        if not title:
+            raise InvalidInput("Give the incident a title.", field="title")
+        if len(title) > MAX_TITLE:
+            raise InvalidInput(f"Keep the title under {MAX_TITLE} characters.", field="title")
+        if len(description) > MAX_DESCRIPTION:
+            raise InvalidInput(f"Keep the description under {MAX_DESCRIPTION} characters.", field="description")
+
+        async with self.sessions() as session, session.begin():
+            if dedup_key:
+                existing = await find_active_by_dedup_key(session, team_id=team_id, dedup_key=dedup_key)
+                if existing is not None:
+                    return Declaration(incident=existing, created=False)
+            component = await self._component(session, team_id, component_id)
+            now = self.clock.now()
+            incident = Incident(
+                team_id=team_id,
+                number=await allocate_number(session, team_id=team_id),
+                title=title,
+                description=description.strip(),
+                severity=str(severity),
+                status=str(Status.OPEN),
+                private=private,
+                component_id=component.id if component else None,
+                reporter_id=reporter_id,
+                commander_id=reporter_id,
+                dedup_key=dedup_key,
+                created_at=now,
+                updated_at=now,
+                last_update_at=now,
+            )
+            session.add(incident)
+            await session.flush()
+            await add_timeline(
+                session,
+                incident,
+                kind="opened",
+                source=source,
+                at=now,
+                actor_id=reporter_id,
+                text=f"{incident.severity} incident declared: {title}",
+            )
+            await self._emit(session, events.OPENED, incident, actor_id=reporter_id, source=source)
+            invite_ctx = await self._invite_context(session, incident, component)
+            announced = not private and incident.severity in ANNOUNCED_SEVERITIES
+            announce_to = await tagged_conversation(session, team_id=team_id, tag=TECH_INCIDENTS) if announced else None
+            deploy_to = None if private else await tagged_conversation(session, team_id=team_id, tag=IT_DEPLOY)
+
+        declaration = Declaration(incident=incident, created=True)
+        await self._build_surfaces(declaration, invite_ctx, announce_to=announce_to, deploy_to=deploy_to)
+        if declaration.skipped:
+            await self._record_skipped(declaration, source=source)
+            await self._tell_skipped(declaration, origin_channel_id)
+        return declaration
+
+    async def _component(self, session: AsyncSession, team_id: str, component_id: int | None) -> Component | None:
+        if component_id is None:
+            return None
+        component = await session.get(Component, component_id)
+        if component is None or component.team_id != team_id:
+            raise InvalidInput("That component no longer exists; pick another.", field="component")
+        return component
+
+    async def _invite_context(self, session: AsyncSession, incident: Incident, component: Component | None) -> InviteContext:
+        team_id = incident.team_id
+        synced: dict[str, list[str]] = {}
+        groups = list(component.usergroup_ids) if component else []
+        p1_group = await tagged_usergroup(session, team_id=team_id, tag=INVITED_FOR_ALL_PUBLIC_P1)
+        for group_id in [*groups, *([p1_group] if p1_group else [])]:
+            row = await session.get(Usergroup, (team_id, group_id))
+            if row is not None and row.user_ids:
+                synced[group_id] = list(row.user_ids)
+
+        async def members_of(group_id: str) -> list[str]:
+            # Synced members first; otherwise ask Slack, so a never-synced group still gets its people in.
+            if group_id in synced:
+                return synced[group_id]
+            return await self.chat.usergroup_members(usergroup_id=group_id)
+
+        return InviteContext(
+            card=card_of(incident, component.name if component else None),
+            component_usergroups=tuple(groups),
+            public_p1_usergroup=p1_group,
+            members_of=members_of,
+        )
+
+    async def _build_surfaces(
+        self, declaration: Declaration, invite_ctx: InviteContext, *, announce_to: str | None, deploy_to: str | None
+    ) -> None:
+        """Create the channel while the invitees are being resolved, then do everything else at once.
+
+        With every Slack call taking one round trip, this is create → (invite ‖ topic ‖ post → pin ‖ announce ‖
+        warn): three round trips whatever the number of steps.
+        """
+        incident = declaration.incident
+        invitees_task = asyncio.create_task(resolve_invitees(invite_ctx, self.invite_strategies))
+        try:
+            channel_id, name = await self._create_channel(incident)
+        except ChatError as exc:
+            log.warning("INC-%s: channel not created (%s)", incident.number, exc.code)
+            declaration.skipped.append(f"create the incident channel ({exc.code})")
+            invitees_task.cancel()
+            channel_id, name = None, None
+        else:
+            async with self.sessions() as session, session.begin():
+                row = await session.get(Incident, incident.id)
+                assert row is not None
+                row.channel_id, row.channel_name = channel_id, name
+            incident.channel_id, incident.channel_name = channel_id, name
+
+        card = card_of(incident, invite_ctx.card.component)
+        steps: dict[str, Awaitable[Any]] = {}
+        if channel_id is not None:
+            steps["invite responders"] = self._invite(channel_id, invitees_task)
+            steps["set the channel topic"] = self.chat.set_topic(channel_id=channel_id, topic=topic_of(card))
+            steps["post the opening message"] = self._post_and_pin(card, declaration)
+        if announce_to:
+            steps[f"announce in <#{announce_to}>"] = self._announce(announce_to, card, declaration)
+        if deploy_to and incident.severity == "P1":
+            steps[f"warn <#{deploy_to}> about a deploy freeze"] = self.chat.warn_deploy(channel_id=deploy_to, card=card)
+        results = await asyncio.gather(*steps.values(), return_exceptions=True)
+        for step, result in zip(steps, results, strict=True):
+            if isinstance(result, ChatError):
+                declaration.skipped.append(f"{step} ({result.code})")
+            elif isinstance(result, BaseException):
+                log.error("INC-%s: step %r failed", incident.number, step, exc_info=result)
+                declaration.skipped.append(f"{step} (internal error)")
+        async with self.sessions() as session, session.begin():
+            row = await session.get(Incident, incident.id)
+            assert row is not None
+            row.opening_message_ts = incident.opening_message_ts
+            row.announcement_channel_id = incident.announcement_channel_id
+            row.announcement_ts = incident.announcement_ts
+
+    async def _create_channel(self, incident: Incident) -> tuple[str, str]:
+        suffix: int | None = None
+        while True:
+            name = channel_name(incident.number, incident.title, suffix=suffix)
+            try:
+                return await self.chat.create_channel(name=name, private=incident.private), name
+            except NameTaken:
+                suffix = (suffix or 1) + 1
+                if suffix > MAX_NAME_SUFFIX:
+                    raise
+
+    async def _invite(self, channel_id: str, invitees_task: asyncio.Task[list[str]]) -> None:
+        users = await invitees_task
+        if users:
+            await self.chat.invite(channel_id=channel_id, user_ids=users)
+
+    async def _post_and_pin(self, card: IncidentCard, declaration: Declaration) -> None:
+        assert card.channel_id is not None
+        ts = await self.chat.post_opening(card=card)
+        declaration.incident.opening_message_ts = ts
+        try:
+            await self.chat.pin(channel_id=card.channel_id, ts=ts)
+        except ChatError as exc:
+            declaration.skipped.append(f"pin the opening message ({exc.code})")
+
+    async def _announce(self, channel_id: str, card: IncidentCard, declaration: Declaration) -> None:
+        ts = await self.chat.announce(channel_id=channel_id, card=card)
+        declaration.incident.announcement_channel_id, declaration.incident.announcement_ts = channel_id, ts
+
+    async def _record_skipped(self, declaration: Declaration, *, source: str) -> None:
+        async with self.sessions() as session, session.begin():
+            row = await session.get(Incident, declaration.incident.id)
+            assert row is not None
+            for step in declaration.skipped:
+                await add_timeline(
+                    session, row, kind="step_failed", source=source, at=self.clock.now(), text=f"Could not {step}"
+                )
+
+    async def _tell_skipped(self, declaration: Declaration, origin_channel_id: str | None) -> None:
+        incident = declaration.incident
+        lines = "\n".join(f"• {step}" for step in declaration.skipped)
+        text = (
+            f":warning: INC-{incident.number} is declared, but Vigil could not:\n{lines}\n"
+            "It is on the incident's timeline; the rest of the incident works."
+        )
+        try:
+            await self.chat.tell(
+                user_id=incident.reporter_id, channel_id=origin_channel_id or incident.channel_id, text=text
+            )
+        except ChatError as exc:
+            log.warning("INC-%s: could not tell the declarer about skipped steps (%s)", incident.number, exc.code)
+
+    # ---------------------------------------------------------------- helpers for every move
+
+    async def _emit(
+        self, session: AsyncSession, name: str, incident: Incident, *, actor_id: str | None, source: str, **changes: Any
+    ) -> None:
+        await self.bus.publish(
+            events.DomainEvent(
+                name=name,
+                team_id=incident.team_id,
+                incident_id=incident.id,
+                number=incident.number,
+                actor_id=actor_id,
+                source=source,
+                occurred_at=self.clock.now(),
+                changes=changes,
+            ),
+            session,
+        )
+
+    async def get(self, *, team_id: str, number: int) -> Incident:
+        async with self.sessions() as session:
+            incident = await get_by_number(session, team_id=team_id, number=number)
+        if incident is None:
+            raise NotFound(f"INC-{number} not found.")
+        return incident

@@ -1,0 +1,139 @@
+"""`ChatPort` over the Slack Web API: renders cards with `listeners.blocks` and maps Slack errors to `ChatError`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.incidents.ports import ChatError, IncidentCard, NameTaken
+from listeners.blocks.incident import announcement_blocks, deploy_warning_blocks, headline, opening_blocks
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+INVITE_BATCH = 1000
+BENIGN_INVITE_ERRORS = frozenset({"already_in_channel", "cant_invite_self"})
+IDEMPOTENT_ATTEMPTS = 3
+
+
+def _code(exc: SlackApiError) -> str:
+    error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+    return str(error or f"http_{exc.response.status_code}")
+
+
+async def _call(func: Callable[[], Awaitable[T]], *, attempts: int = 1) -> T:
+    """One Slack call as a ChatError on failure; idempotent calls try again on a 5xx or a dropped connection."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await func()
+        except SlackApiError as exc:
+            code = _code(exc)
+            if attempt < attempts and exc.response.status_code >= 500:
+                await asyncio.sleep(0.05 * attempt)
+                continue
+            if code == "name_taken":
+                raise NameTaken() from None
+            raise ChatError(code) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            if attempt < attempts:
+                await asyncio.sleep(0.05 * attempt)
+                continue
+            raise ChatError(f"unreachable ({type(exc).__name__})") from None
+    raise AssertionError("unreachable")
+
+
+class SlackChat:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def create_channel(self, *, name: str, private: bool) -> str:
+        # Not retried on 5xx: the channel may exist already, and a retry would meet name_taken and make a second one.
+        resp = await _call(lambda: self.client.conversations_create(name=name, is_private=private))
+        return str(resp["channel"]["id"])
+
+    async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None:
+        for start in range(0, len(user_ids), INVITE_BATCH):
+            batch = list(user_ids[start : start + INVITE_BATCH])
+            try:
+                await _call(
+                    lambda batch=batch: self.client.conversations_invite(channel=channel_id, users=batch, force=True),  # type: ignore[misc]
+                    attempts=IDEMPOTENT_ATTEMPTS,
+                )
+            except ChatError as exc:
+                if exc.code in BENIGN_INVITE_ERRORS:
+                    continue
+                if exc.code in ("user_not_found", "cant_invite", "user_is_restricted", "ura_max_channels"):
+                    # With force=true Slack invites the valid ids and reports the rest; those are not a failed step.
+                    log.warning("some users could not be invited to %s (%s)", channel_id, exc.code)
+                    continue
+                raise
+
+    async def set_topic(self, *, channel_id: str, topic: str) -> None:
+        await _call(
+            lambda: self.client.conversations_setTopic(channel=channel_id, topic=topic[:250]), attempts=IDEMPOTENT_ATTEMPTS
+        )
+
+    async def post_opening(self, *, card: IncidentCard) -> str:
+        assert card.channel_id is not None
+        resp = await _call(
+            lambda: self.client.chat_postMessage(
+                channel=card.channel_id or "", text=headline(card), blocks=opening_blocks(card)
+            )
+        )
+        return str(resp["ts"])
+
+    async def update_opening(self, *, card: IncidentCard, ts: str) -> None:
+        await _call(
+            lambda: self.client.chat_update(
+                channel=card.channel_id or "", ts=ts, text=headline(card), blocks=opening_blocks(card)
+            ),
+            attempts=IDEMPOTENT_ATTEMPTS,
+        )
+
+    async def pin(self, *, channel_id: str, ts: str) -> None:
+        try:
+            await _call(lambda: self.client.pins_add(channel=channel_id, timestamp=ts), attempts=IDEMPOTENT_ATTEMPTS)
+        except ChatError as exc:
+            if exc.code != "already_pinned":
+                raise
+
+    async def announce(self, *, channel_id: str, card: IncidentCard) -> str:
+        resp = await _call(
+            lambda: self.client.chat_postMessage(channel=channel_id, text=headline(card), blocks=announcement_blocks(card))
+        )
+        return str(resp["ts"])
+
+    async def update_announcement(self, *, channel_id: str, ts: str, card: IncidentCard) -> None:
+        await _call(
+            lambda: self.client.chat_update(
+                channel=channel_id, ts=ts, text=headline(card), blocks=announcement_blocks(card)
+            ),
+            attempts=IDEMPOTENT_ATTEMPTS,
+        )
+
+    async def warn_deploy(self, *, channel_id: str, card: IncidentCard) -> str:
+        resp = await _call(
+            lambda: self.client.chat_postMessage(channel=channel_id, text=headline(card), blocks=deploy_warning_blocks(card))
+        )
+        return str(resp["ts"])
+
+    async def usergroup_members(self, *, usergroup_id: str) -> list[str]:
+        resp = await _call(lambda: self.client.usergroups_users_list(usergroup=usergroup_id), attempts=IDEMPOTENT_ATTEMPTS)
+        users: list[object] = list(resp.get("users") or [])
+        return [str(u) for u in users]
+
+    async def tell(self, *, user_id: str, channel_id: str | None, text: str) -> None:
+        if channel_id:
+            try:
+                await _call(lambda: self.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text))
+                return
+            except ChatError as exc:
+                log.info("ephemeral to %s in %s failed (%s); sending a direct message", user_id, channel_id, exc.code)
+        await _call(lambda: self.client.chat_postMessage(channel=user_id, text=text))

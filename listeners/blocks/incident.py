@@ -1,0 +1,122 @@
+"""Block Kit for incidents: the opening message, the announcement, the deploy warning. Pure functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import slack_ids as ids
+from bot.incidents.ports import IncidentCard
+
+SEVERITY_EMOJI = {
+    "P1": ":red_circle:",
+    "P2": ":large_orange_circle:",
+    "P3": ":large_yellow_circle:",
+    "P4": ":large_blue_circle:",
+    "P5": ":white_circle:",
+}
+STATUS_EMOJI = {
+    "open": ":rotating_light:",
+    "investigating": ":mag:",
+    "mitigating": ":hammer_and_wrench:",
+    "resolved": ":white_check_mark:",
+    "postmortem": ":memo:",
+    "closed": ":lock:",
+}
+
+
+def _user(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "_nobody yet_"
+
+
+def _date(card: IncidentCard) -> str:
+    ts = int(card.created_at.timestamp())
+    return f"<!date^{ts}^{{date_short_pretty}} {{time}}|{card.created_at:%Y-%m-%d %H:%M} UTC>"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def headline(card: IncidentCard) -> str:
+    """The one-line text that goes with every message (notifications, screen readers)."""
+    return f"{card.ref} [{card.severity}] {card.title} ({card.status})"
+
+
+def opening_blocks(card: IncidentCard) -> list[dict[str, Any]]:
+    value = str(card.number)
+    ack = (
+        f"<@{card.acknowledged_by}> <!date^{int(card.acknowledged_at.timestamp())}^{{time}}|"
+        f"{card.acknowledged_at:%H:%M} UTC>"
+        if card.acknowledged_at and card.acknowledged_by
+        else "not yet"
+    )
+    fields = [
+        f"*Severity*\n{SEVERITY_EMOJI.get(card.severity, '')} {card.severity}",
+        f"*Status*\n{STATUS_EMOJI.get(card.status, '')} {card.status}",
+        f"*Commander*\n{_user(card.commander_id)}",
+        f"*Reporter*\n{_user(card.reporter_id)}",
+        f"*Component*\n{card.component or '—'}",
+        f"*Acknowledged*\n{ack}",
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(f"{card.ref} · {card.title}", 150)}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+    ]
+    if card.description:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(card.description, 3000)}})
+    if card.resolution:
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*Resolution*\n{card.resolution}", 3000)}}
+        )
+    context = f"Declared {_date(card)}" + (" · :lock: private" if card.private else "")
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    if card.status != "closed":
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "incident_actions",
+                "elements": [
+                    _button("Acknowledge", ids.ACTION_ACK, value, style="primary" if not card.acknowledged_at else None),
+                    _button("Update", ids.ACTION_UPDATE, value),
+                    _button("Resolve", ids.ACTION_RESOLVE, value),
+                    _button("Page on-call", ids.ACTION_PAGE, value, style="danger"),
+                ],
+            }
+        )
+    return blocks
+
+
+def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def announcement_blocks(card: IncidentCard) -> list[dict[str, Any]]:
+    channel = f"<#{card.channel_id}>" if card.channel_id else "_no channel_"
+    text = (
+        f"{SEVERITY_EMOJI.get(card.severity, '')} *{card.severity} {card.ref}: {card.title}*\n"
+        f"{STATUS_EMOJI.get(card.status, '')} {card.status} · commander {_user(card.commander_id)} · join {channel}"
+    )
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, 3000)}},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"Declared {_date(card)} by {_user(card.reporter_id)}"}],
+        },
+    ]
+
+
+def deploy_warning_blocks(card: IncidentCard) -> list[dict[str, Any]]:
+    channel = f"<#{card.channel_id}>" if card.channel_id else card.ref
+    text = (
+        f":no_entry: *Deploy freeze*: P1 {card.ref} ({card.title}) is being worked in {channel}. "
+        "Hold deploys until it is resolved."
+    )
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, 3000)}}]

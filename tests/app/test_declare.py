@@ -1,0 +1,241 @@
+"""Declaring an incident through Slack: the modal, the channel, invites, the pinned opening message, announcements."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from bot import slack_ids as ids
+from bot.emulator import SlackEmulator
+from bot.incidents.channel_names import channel_name
+from bot.incidents.states import Severity
+from bot.incidents.text import clean_line
+from db.incidents import timeline_of
+from db.models import Component, Incident, Usergroup
+from db.tags import INVITED_FOR_ALL_PUBLIC_P1, IT_DEPLOY, set_usergroup_tag
+from tests.app.conftest import ALICE, BOB, DAVE, GENERAL, INCIDENTS_CHANNEL, SRE, Vigil
+
+
+def declare_values(
+    title: str, severity: str = "P2", *, description: str = "", component: int | None = None, private: bool = False
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        ids.BLOCK_TITLE: {ids.ACTION_TITLE: {"type": "plain_text_input", "value": title}},
+        ids.BLOCK_SEVERITY: {
+            ids.ACTION_SEVERITY: {
+                "type": "static_select",
+                "selected_option": {"text": {"type": "plain_text", "text": severity}, "value": severity}
+                if severity
+                else None,
+            }
+        },
+        ids.BLOCK_DESCRIPTION: {ids.ACTION_DESCRIPTION: {"type": "plain_text_input", "value": description or None}},
+        ids.BLOCK_PRIVATE: {
+            ids.ACTION_PRIVATE: {
+                "type": "checkboxes",
+                "selected_options": [{"text": {"type": "plain_text", "text": "Private"}, "value": "private"}]
+                if private
+                else [],
+            }
+        },
+    }
+    if component is not None:
+        values[ids.BLOCK_COMPONENT] = {
+            ids.ACTION_COMPONENT: {
+                "type": "static_select",
+                "selected_option": {"text": {"type": "plain_text", "text": "c"}, "value": str(component)},
+            }
+        }
+    return values
+
+
+async def declare(vigil: Vigil, title: str, severity: str = "P2", *, user: str = ALICE, **kw: Any) -> Incident:
+    """Submit the declare modal as `user` and wait until the incident's Slack surfaces are built."""
+    before = {i.number for i in await vigil.incidents()}
+    ack = await vigil.emu.send_view_submission(
+        user_id=user, callback_id=ids.VIEW_DECLARE, values=declare_values(title, severity, **kw)
+    )
+    assert ack.acked and ack.payload is None, ack.payload
+
+    await vigil.settle()
+    [new] = [inc for inc in await vigil.incidents() if inc.number not in before]
+    return new
+
+
+def calls(emu: SlackEmulator, method: str, **match: Any) -> list[Any]:
+    return [c for c in emu.calls_to(method) if all(str(c.args.get(k)) == str(v) for k, v in match.items())]
+
+
+async def test_open_shows_the_prefilled_modal(vigil: Vigil) -> None:
+    ack = await vigil.command("open p1 Checkout returns 500s", channel=GENERAL)
+    assert ack.acked and ack.payload is None
+    await vigil.emu.wait_for_call("views.open")
+    modal = vigil.emu.state.top_modal(ALICE)
+    assert modal is not None and modal.callback_id == ids.VIEW_DECLARE
+    blocks = {b["block_id"]: b for b in modal.data["blocks"]}
+    assert blocks[ids.BLOCK_TITLE]["element"]["initial_value"] == "Checkout returns 500s"
+    assert blocks[ids.BLOCK_SEVERITY]["element"]["initial_option"]["value"] == "P1"
+    assert ids.BLOCK_COMPONENT not in blocks  # no components configured yet
+
+
+async def test_declaration_builds_channel_invites_topic_pinned_message_and_announcement(vigil: Vigil) -> None:
+    await vigil.command("open P2 Checkout down", channel=GENERAL)
+    await vigil.emu.wait_for_call("views.open")
+    ack = await vigil.emu.send_view_submission(
+        user_id=ALICE, values=declare_values("Checkout down", "P2", description="5xx on /pay")
+    )
+    assert ack.acked and ack.payload is None
+    assert vigil.emu.state.top_modal(ALICE) is None  # the modal closed
+    await vigil.settle()
+
+    [incident] = await vigil.incidents()
+    assert (incident.number, incident.severity, incident.status, incident.commander_id) == (1, "P2", "open", ALICE)
+    channel = vigil.emu.state.channel_by_name("inc-1-checkout-down")
+    assert channel is not None and not channel.is_private
+    assert incident.channel_id == channel.id and incident.channel_name == "inc-1-checkout-down"
+    assert ALICE in channel.members
+    assert channel.topic == f"P2 | open | <@{ALICE}>"
+    [invite] = calls(vigil.emu, "conversations.invite", channel=channel.id)
+    assert str(invite.args["force"]) in ("1", "true", "True")
+
+    opening = vigil.emu.state.find_message(channel.id, incident.opening_message_ts or "")
+    assert opening is not None and vigil.emu.state.is_pinned(channel.id, opening.ts)
+    actions = next(b for b in opening.blocks or [] if b["type"] == "actions")
+    assert [e["action_id"] for e in actions["elements"]] == [
+        ids.ACTION_ACK,
+        ids.ACTION_UPDATE,
+        ids.ACTION_RESOLVE,
+        ids.ACTION_PAGE,
+    ]
+    assert "5xx on /pay" in str(opening.blocks)
+
+    assert incident.announcement_channel_id == INCIDENTS_CHANNEL
+    announcement = vigil.emu.state.find_message(INCIDENTS_CHANNEL, incident.announcement_ts or "")
+    assert announcement is not None and f"<#{channel.id}>" in str(announcement.blocks)
+    confirm = vigil.emu.state.ephemerals_for(ALICE, GENERAL)
+    assert any(f"<#{channel.id}>" in e.text for e in confirm)
+
+    async with vigil.container.sessions() as session:
+        row = await session.get(Incident, incident.id)
+        assert row is not None
+        [opened] = await timeline_of(session, row)
+    assert (opened.kind, opened.actor_id, opened.source) == ("opened", ALICE, "slack")
+
+
+async def test_invalid_submission_answers_on_the_fields_and_changes_nothing(vigil: Vigil) -> None:
+    ack = await vigil.emu.send_view_submission(user_id=BOB, callback_id=ids.VIEW_DECLARE, values=declare_values("   ", ""))
+    assert ack.payload == {
+        "response_action": "errors",
+        "errors": {
+            ids.BLOCK_TITLE: "Give the incident a title.",
+            ids.BLOCK_SEVERITY: "Pick a severity, P1 (critical) to P5.",
+        },
+    }
+    too_long = await vigil.emu.send_view_submission(
+        user_id=BOB, callback_id=ids.VIEW_DECLARE, values=declare_values("x" * 151)
+    )
+    assert too_long.payload and ids.BLOCK_TITLE in too_long.payload["errors"]
+    gone = await vigil.emu.send_view_submission(
+        user_id=BOB, callback_id=ids.VIEW_DECLARE, values=declare_values("db", component=999)
+    )
+    assert gone.payload and gone.payload["errors"] == {ids.BLOCK_COMPONENT: "That component no longer exists; pick another."}
+    assert await vigil.incidents() == []
+    assert vigil.emu.calls_to("conversations.create") == []
+
+
+async def test_component_usergroups_p1_group_and_deploy_warning(vigil: Vigil) -> None:
+    vigil.emu.add_usergroup("S0DB", "dba", users=[BOB])
+    async with vigil.container.sessions() as session, session.begin():
+        session.add(Component(team_id=vigil.team_id, name="Payments", usergroup_ids=["S0DB"]))
+        session.add(Usergroup(team_id=vigil.team_id, id=SRE, handle="sre", user_ids=[ALICE, DAVE]))
+        await set_usergroup_tag(session, team_id=vigil.team_id, tag=INVITED_FOR_ALL_PUBLIC_P1, usergroup_id=SRE, by=None)
+    await vigil.tag(IT_DEPLOY, GENERAL)
+    async with vigil.container.sessions() as session:
+        component = (await session.scalars(select(Component))).one()
+
+    incident = await declare(vigil, "Payments API down", "P1", user=BOB, component=component.id)
+    channel = vigil.emu.state.channels[incident.channel_id or ""]
+    assert {ALICE, BOB, DAVE} <= set(channel.members)
+    # the never-synced component group was read from Slack; the synced P1 group from the database
+    assert calls(vigil.emu, "usergroups.users.list", usergroup="S0DB")
+    assert not calls(vigil.emu, "usergroups.users.list", usergroup=SRE)
+    [warning] = [m for m in vigil.emu.state.history(GENERAL) if "Deploy freeze" in str(m.blocks)]
+    assert f"<#{channel.id}>" in str(warning.blocks)
+
+    p2 = await declare(vigil, "Payments slow", "P2", user=BOB, component=component.id)
+    p2_channel = vigil.emu.state.channels[p2.channel_id or ""]
+    assert DAVE not in p2_channel.members  # the P1 group is for P1s only
+    assert len([m for m in vigil.emu.state.history(GENERAL) if "Deploy freeze" in str(m.blocks)]) == 1
+
+
+async def test_private_incident_gets_a_private_channel_and_no_announcement(vigil: Vigil) -> None:
+    await vigil.tag(IT_DEPLOY, GENERAL)
+    incident = await declare(vigil, "Security: leaked key", "P1", private=True)
+    channel = vigil.emu.state.channels[incident.channel_id or ""]
+    assert channel.is_private
+    assert incident.announcement_ts is None
+    assert vigil.emu.state.history(INCIDENTS_CHANNEL) == []
+    assert not [m for m in vigil.emu.state.history(GENERAL) if "Deploy freeze" in str(m.blocks)]
+
+
+async def test_p4_is_not_announced(vigil: Vigil) -> None:
+    incident = await declare(vigil, "Typo on the status page", "P4")
+    assert incident.channel_id and incident.announcement_ts is None
+
+
+async def test_name_taken_gets_a_numbered_suffix(vigil: Vigil) -> None:
+    vigil.emu.add_channel("inc-1-db-down")
+    vigil.emu.add_channel("inc-1-db-down-2")
+    incident = await declare(vigil, "DB down", "P3")
+    assert incident.channel_name == "inc-1-db-down-3"
+    assert vigil.emu.state.channels[incident.channel_id or ""].name == "inc-1-db-down-3"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=st.text(min_size=1, max_size=200).filter(clean_line))
+async def test_channel_names_for_any_title(vigil: Vigil, title: str) -> None:
+    incident = await declare(vigil, title, "P3")
+    name = vigil.emu.state.channels[incident.channel_id or ""].name
+    assert re.fullmatch(r"inc-\d+-[a-z0-9][a-z0-9-]*", name), name
+    assert len(name) <= 80 - len("-closed") - len("-99")
+    assert name == channel_name(incident.number, clean_line(title))
+    assert incident.title == clean_line(title)
+
+
+async def test_dedup_key_returns_the_active_incident_until_it_is_resolved(vigil: Vigil) -> None:
+    service = vigil.container.incidents
+    first = await service.declare(
+        team_id=vigil.team_id,
+        reporter_id=ALICE,
+        title="CPU high",
+        severity=Severity.P3,
+        dedup_key="alert-1",
+        source="webhook:webhook",
+    )
+    again = await service.declare(
+        team_id=vigil.team_id,
+        reporter_id=ALICE,
+        title="CPU high",
+        severity=Severity.P3,
+        dedup_key="alert-1",
+        source="webhook:webhook",
+    )
+    assert first.created and not again.created and again.incident.id == first.incident.id
+    assert len(vigil.emu.calls_to("conversations.create")) == 1
+    async with vigil.container.sessions() as session, session.begin():
+        row = await session.get(Incident, first.incident.id)
+        assert row is not None
+        row.status = "resolved"
+    third = await service.declare(
+        team_id=vigil.team_id,
+        reporter_id=ALICE,
+        title="CPU high",
+        severity=Severity.P3,
+        dedup_key="alert-1",
+        source="webhook:webhook",
+    )
+    assert third.created and third.incident.number == 2

@@ -1,0 +1,102 @@
+"""`vigil run` as an operator starts it: a subprocess against the emulator, stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bot.emulator import SlackEmulator
+from tests.app.conftest import ALICE, GENERAL
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def start_vigil_run(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VIGIL_"))}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli.main",
+        "run",
+        env={**base, **env},
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def wait_ready(url: str, proc: asyncio.subprocess.Process, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if proc.returncode is not None:
+                raise AssertionError(f"vigil run exited early with {proc.returncode}")
+            try:
+                async with http.get(f"{url}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("vigil run never became ready")
+
+
+async def test_vigil_run_serves_then_stops_on_sigterm(emulator: SlackEmulator, sqlite_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "SLACK_BOT_TOKEN": emulator.bot_token,
+        "SLACK_APP_TOKEN": emulator.app_token,
+        "SLACK_API_URL": emulator.api_url,
+        "VIGIL_DATABASE_URL": sqlite_url,
+        "VIGIL_HTTP_PORT": str(port),
+        "VIGIL_LOG_FORMAT": "json",
+    }
+    proc = await start_vigil_run(env, tmp_path)
+    try:
+        await wait_ready(f"http://127.0.0.1:{port}", proc)
+        ack = await emulator.send_slash_command("help", user_id=ALICE, channel_id=GENERAL)
+        assert "/incident open" in ack.text
+        unknown = await emulator.send_slash_command("wat", user_id=ALICE, channel_id=GENERAL)
+        assert "wat" in unknown.text and "help" in unknown.text
+
+        second = await start_vigil_run({**env, "VIGIL_HTTP_PORT": str(free_port())}, tmp_path)
+        _out, err = await asyncio.wait_for(second.communicate(), 20)
+        assert second.returncode == 1
+        assert "another `vigil run`" in err.decode() and "Traceback" not in err.decode()
+
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 10)
+        assert proc.returncode == 0, stderr.decode()[-2000:]
+        assert time.monotonic() - started < 10
+        assert b'"message": "stopped"' in stderr
+        assert emulator.state.identity.bot_token.encode() not in stderr
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def test_vigil_run_refuses_an_unmigrated_database(emulator: SlackEmulator, tmp_path: Path) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": emulator.bot_token,
+        "SLACK_APP_TOKEN": emulator.app_token,
+        "SLACK_API_URL": emulator.api_url,
+        "VIGIL_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}",
+        "VIGIL_HTTP_PORT": str(free_port()),
+    }
+    proc = await start_vigil_run(env, tmp_path)
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 1
+    assert "run `vigil migrate`" in err.decode() and "Traceback" not in err.decode()
