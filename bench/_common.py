@@ -6,6 +6,7 @@ import statistics
 from pathlib import Path
 
 from bot.emulator import SlackEmulator
+from bot.manifest import load_manifest, manifest_events
 from db.engine import make_engine
 from db.migrate import upgrade
 
@@ -21,6 +22,10 @@ async def migrated_sqlite(path: Path) -> str:
 
 
 def seeded_emulator(**kwargs: object) -> SlackEmulator:
+    """The emulator as the real app sees Slack: only the manifest's events and scopes."""
+    manifest = load_manifest()
+    kwargs.setdefault("subscribed_events", manifest_events(manifest))
+    kwargs.setdefault("scopes", manifest["oauth_config"]["scopes"]["bot"])
     emu = SlackEmulator(**kwargs)  # type: ignore[arg-type]
     emu.add_user("U0ALICE", "alice", is_admin=True)
     emu.add_user("U0BOB", "bob")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -31,7 +32,15 @@ class Container:
     incidents: IncidentService
     extras: dict[str, Any] = field(default_factory=dict)
 
+    async def open(self) -> None:
+        """Start what needs a running loop: one pooled HTTP session for Slack, so calls reuse connections."""
+        if self.extras.get("slack_http") is None and isinstance(self.slack, AsyncWebClient) and self.slack.session is None:
+            self.slack.session = self.extras["slack_http"] = aiohttp.ClientSession()
+
     async def aclose(self) -> None:
+        http = self.extras.pop("slack_http", None)
+        if http is not None:
+            await http.close()
         await self.engine.dispose()
 
 

@@ -51,6 +51,7 @@ class Runtime:
     async def start(self, *, with_scheduler: bool = True) -> None:
         container = self.container
         settings = container.settings
+        await container.open()
         await self._check_database()
         await self._record_workspace()
 

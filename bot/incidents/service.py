@@ -206,15 +206,14 @@ class IncidentService:
             invitees_task.cancel()
             channel_id, name = None, None
         else:
-            async with self.sessions() as session, session.begin():
-                row = await session.get(Incident, incident.id)
-                assert row is not None
-                row.channel_id, row.channel_name = channel_id, name
             incident.channel_id, incident.channel_name = channel_id, name
 
         card = card_of(incident, invite_ctx.card.component)
         steps: dict[str, Awaitable[Any]] = {}
         if channel_id is not None:
+            # Recorded at once (a crash from here on still leaves the row pointing at its channel), alongside the
+            # Slack calls rather than before them: the write costs no round trip.
+            steps["record the channel"] = self._save(incident.id, channel_id=channel_id, channel_name=name)
             steps["invite responders"] = self._invite(channel_id, invitees_task)
             steps["set the channel topic"] = self.chat.set_topic(channel_id=channel_id, topic=topic_of(card))
             steps["post the opening message"] = self._post_and_pin(card, declaration)
@@ -229,12 +228,21 @@ class IncidentService:
             elif isinstance(result, BaseException):
                 log.error("INC-%s: step %r failed", incident.number, step, exc_info=result)
                 declaration.skipped.append(f"{step} (internal error)")
+        await self._save(
+            incident.id,
+            channel_id=incident.channel_id,
+            channel_name=incident.channel_name,
+            opening_message_ts=incident.opening_message_ts,
+            announcement_channel_id=incident.announcement_channel_id,
+            announcement_ts=incident.announcement_ts,
+        )
+
+    async def _save(self, incident_id: int, **fields: Any) -> None:
         async with self.sessions() as session, session.begin():
-            row = await session.get(Incident, incident.id)
+            row = await session.get(Incident, incident_id)
             assert row is not None
-            row.opening_message_ts = incident.opening_message_ts
-            row.announcement_channel_id = incident.announcement_channel_id
-            row.announcement_ts = incident.announcement_ts
+            for key, value in fields.items():
+                setattr(row, key, value)
 
     async def _create_channel(self, incident: Incident) -> tuple[str, str]:
         suffix: int | None = None
