@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.directory import Directory
 from bot.incidents.events import EventBus
 from bot.incidents.ports import ChatPort
 from bot.incidents.service import IncidentService
@@ -30,6 +31,7 @@ class Container:
     slack: AsyncWebClient
     bus: EventBus
     incidents: IncidentService
+    directory: Directory
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def open(self) -> None:
@@ -58,6 +60,7 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     bus: EventBus = overrides.pop("bus", None) or EventBus()
     chat: ChatPort = overrides.pop("chat", None) or SlackChat(slack)
     incidents = IncidentService(sessions=sessions, chat=chat, clock=clock, bus=bus)
+    directory = Directory(sessions=sessions, slack=slack, clock=clock, bootstrap_admins=settings.admin_ids)
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
     return Container(
@@ -69,4 +72,5 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
         slack=slack,
         bus=bus,
         incidents=incidents,
+        directory=directory,
     )

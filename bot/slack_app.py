@@ -189,6 +189,7 @@ def build_slack_app(container: Container) -> SlackApp:
         context["clock"] = container.clock
         context["sessions"] = container.sessions
         context["incidents"] = container.incidents
+        context["directory"] = container.directory
         for name, service in container.extras.items():
             context[name] = service
         await next()

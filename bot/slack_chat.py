@@ -129,6 +129,25 @@ class SlackChat:
         users: list[object] = list(resp.get("users") or [])
         return [str(u) for u in users]
 
+    async def channel_members(self, *, channel_id: str) -> list[str]:
+        members: list[str] = []
+        cursor = None
+        while True:
+            resp = await _call(
+                lambda cursor=cursor: self.client.conversations_members(channel=channel_id, limit=1000, cursor=cursor),  # type: ignore[misc]
+                attempts=IDEMPOTENT_ATTEMPTS,
+            )
+            members.extend(str(m) for m in resp.get("members") or [])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return members
+
+    async def rename_channel(self, *, channel_id: str, name: str) -> str:
+        resp = await _call(
+            lambda: self.client.conversations_rename(channel=channel_id, name=name), attempts=IDEMPOTENT_ATTEMPTS
+        )
+        return str(resp["channel"]["name"])
+
     async def tell(self, *, user_id: str, channel_id: str | None, text: str) -> None:
         if channel_id:
             try:

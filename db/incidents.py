@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Incident, TimelineEvent, Workspace
+from db.models import Incident, IncidentMember, TimelineEvent, Workspace
 
 ACTIVE_STATUSES = ("open", "investigating", "mitigating")
 
@@ -78,4 +78,26 @@ async def add_timeline(
 
 async def timeline_of(session: AsyncSession, incident: Incident) -> list[TimelineEvent]:
     stmt = select(TimelineEvent).where(TimelineEvent.incident_id == incident.id).order_by(TimelineEvent.at, TimelineEvent.id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def visible_incidents(
+    session: AsyncSession,
+    *,
+    team_id: str,
+    user_id: str,
+    is_admin: bool,
+    statuses: tuple[str, ...] | None = None,
+    limit: int = 50,
+) -> list[Incident]:
+    """Incidents `user_id` may see, newest first: every public one, private ones they are a member of (all for admins)."""
+    stmt = select(Incident).where(Incident.team_id == team_id)
+    if statuses:
+        stmt = stmt.where(Incident.status.in_(statuses))
+    if not is_admin:
+        member_of = select(IncidentMember.incident_id).where(
+            IncidentMember.team_id == team_id, IncidentMember.user_id == user_id
+        )
+        stmt = stmt.where((Incident.private.is_(False)) | (Incident.id.in_(member_of)))
+    stmt = stmt.order_by(Incident.number.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())

@@ -70,5 +70,10 @@ class ChatPort(Protocol):
 
     async def usergroup_members(self, *, usergroup_id: str) -> list[str]: ...
 
+    async def channel_members(self, *, channel_id: str) -> list[str]: ...
+
+    async def rename_channel(self, *, channel_id: str, name: str) -> str:
+        """Rename; return the name the channel has now. NameTaken when it is in use."""
+
     async def tell(self, *, user_id: str, channel_id: str | None, text: str) -> None:
         """A message only `user_id` sees (ephemeral in `channel_id`, else a direct message)."""

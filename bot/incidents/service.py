@@ -12,17 +12,20 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.incidents import events
+from bot.incidents.access import Actor, check_can_act
 from bot.incidents.channel_names import channel_name
 from bot.incidents.errors import InvalidInput, NotFound
 from bot.incidents.invites import DEFAULT_STRATEGIES, InviteContext, InviteStrategy, resolve_invitees
 from bot.incidents.ports import ChatError, ChatPort, IncidentCard, NameTaken
 from bot.incidents.states import Severity, Status
 from bot.incidents.text import clean_line, clean_text
-from db.incidents import add_timeline, allocate_number, find_active_by_dedup_key, get_by_number
+from db.incidents import add_timeline, allocate_number, find_active_by_dedup_key, get_by_channel, get_by_number
+from db.members import add_member, members_of
 from db.models import Component, Incident, Usergroup
 from db.tags import INVITED_FOR_ALL_PUBLIC_P1, IT_DEPLOY, TECH_INCIDENTS, tagged_conversation, tagged_usergroup
 
@@ -314,6 +317,87 @@ class IncidentService:
             ),
             session,
         )
+
+    # ---------------------------------------------------------------- finding an incident for someone
+
+    async def locate(self, *, team_id: str, actor: Actor, number: int | None, channel_id: str | None) -> Incident:
+        """The incident a command means (its number, else the incident channel it was typed in), if the actor may act.
+
+        A private incident the actor may not see answers exactly like a missing one.
+        """
+        async with self.sessions() as session:
+            if number is not None:
+                incident = await get_by_number(session, team_id=team_id, number=number)
+                if incident is None:
+                    raise NotFound(f"INC-{number} not found.")
+            else:
+                incident = (
+                    await get_by_channel(session, team_id=team_id, channel_id=channel_id or "") if channel_id else None
+                )
+                if incident is None:
+                    raise InvalidInput(
+                        "This is not an incident channel: run the command inside one, or give the number, "
+                        "e.g. `104 status` or `INC-104 status`."
+                    )
+        in_channel = channel_id is not None and channel_id == incident.channel_id
+        needs_membership = incident.private or actor.is_guest
+        is_member = await self.is_member(incident, actor.user_id) if needs_membership else True
+        check_can_act(
+            actor, number=incident.number, private=incident.private, is_member=is_member, in_incident_channel=in_channel
+        )
+        return incident
+
+    async def is_member(self, incident: Incident, user_id: str) -> bool:
+        """Membership from member_joined/left events; on a miss, Slack's member list settles it (and is stored)."""
+        async with self.sessions() as session:
+            if user_id in await members_of(session, team_id=incident.team_id, incident_id=incident.id):
+                return True
+        if not incident.channel_id:
+            return False
+        try:
+            members = await self.chat.channel_members(channel_id=incident.channel_id)
+        except ChatError as exc:
+            log.warning("INC-%s: could not read channel members (%s)", incident.number, exc.code)
+            return False
+        async with self.sessions() as session, session.begin():
+            for member in members:
+                await add_member(
+                    session, team_id=incident.team_id, incident_id=incident.id, user_id=member, at=self.clock.now()
+                )
+        return user_id in members
+
+    async def add_timeline_entry(
+        self,
+        incident: Incident,
+        *,
+        kind: str,
+        text: str,
+        actor_id: str | None,
+        source: str,
+        data: dict[str, Any] | None = None,
+        message_ts: str | None = None,
+    ) -> bool:
+        """Append to the timeline (notes, SOS, pins); False when that message was already there (pins land once)."""
+        async with self.sessions() as session:
+            try:
+                async with session.begin():
+                    row = await session.get(Incident, incident.id)
+                    assert row is not None
+                    await add_timeline(
+                        session,
+                        row,
+                        kind=kind,
+                        source=source,
+                        at=self.clock.now(),
+                        actor_id=actor_id,
+                        text=clean_text(text),
+                        data=data,
+                        message_ts=message_ts,
+                    )
+                    row.last_update_at = self.clock.now()
+            except IntegrityError:
+                return False
+        return True
 
     async def get(self, *, team_id: str, number: int) -> Incident:
         async with self.sessions() as session:
