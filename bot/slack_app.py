@@ -5,7 +5,6 @@ draining on shutdown, and the one error handler that turns domain errors into an
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,7 +14,10 @@ from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.kwargs_injection.async_utils import build_async_required_kwargs
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_bolt.util.utils import get_arg_names_of_callable
 
 from bot.container import Container
 from bot.incidents.errors import VigilError
@@ -61,6 +63,37 @@ class InFlight:
         return True
 
 
+async def report_error(error: Exception, body: dict[str, Any], respond: AsyncRespond | None, slack: Any) -> None:
+    """Domain errors become an ephemeral reply naming the fix; anything else is logged and apologised for."""
+    if isinstance(error, VigilError):
+        text = f":warning: {error.message}"
+    else:
+        log.error("listener failed", exc_info=error)
+        text = ":x: Something went wrong on our side; it has been logged. Try again, or ask in the help channel."
+    try:
+        if respond is not None and (body.get("response_url") or body.get("response_urls")):
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        user_id = (body.get("user") or {}).get("id") or body.get("user_id")
+        if user_id:
+            # A modal submission has no response_url: a direct message is the one place the user will see it.
+            await slack.chat_postMessage(channel=str(user_id), text=text)
+    except Exception:
+        log.warning("could not deliver the error reply", exc_info=True)
+
+
+async def answer_error(error: Exception, request: AsyncBoltRequest, slack: Any) -> None:
+    """Ack if the listener had not (a modal error with a field goes under that field), then report."""
+    ack = request.context.ack
+    body = request.body
+    if ack.response is None:
+        if isinstance(error, VigilError) and error.field and body.get("type") == "view_submission":
+            await ack(response_action="errors", errors={error.field: error.message})
+            return
+        await ack()
+    await report_error(error, body, request.context.respond, slack)
+
+
 @dataclass
 class Registry:
     """Registers listeners on the app, wrapped for in-flight tracking and latency, and remembers what it registered
@@ -76,19 +109,37 @@ class Registry:
     shortcuts: set[str] = field(default_factory=set)
 
     def _wrap(self, kind: str, ident: str, func: H) -> H:
+        """Run `func` with the arguments it names (Bolt's own injection), count it in flight, time it, and turn any
+        error into a reply here.
+
+        Errors are not re-raised to Bolt: when a listener raises right after `ack()`, Bolt's runner resets the ack
+        before it is sent (slack_bolt 1.30 asyncio_runner), and Slack shows the user a timeout instead of our answer.
+        """
         histogram = self.container.metrics.handler_seconds.labels(kind=kind, id=ident)
         in_flight = self.in_flight
+        arg_names = get_arg_names_of_callable(func)
+        slack = self.container.slack
 
-        @functools.wraps(func)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        async def wrapper(request: AsyncBoltRequest) -> None:
             in_flight.enter()
             started = time.perf_counter()
             try:
-                return await func(*args, **kwargs)
+                kwargs = build_async_required_kwargs(
+                    logger=log,
+                    required_arg_names=list(arg_names),
+                    request=request,
+                    response=None,
+                    this_func=func,
+                    next_keys_required=False,
+                )
+                await func(**kwargs)
+            except Exception as exc:
+                await answer_error(exc, request, slack)
             finally:
                 histogram.observe(time.perf_counter() - started)
                 in_flight.leave()
 
+        wrapper.__name__ = getattr(func, "__name__", "listener")
         return wrapper  # type: ignore[return-value]
 
     def command(self, name: str) -> Callable[[H], H]:
@@ -196,22 +247,8 @@ def build_slack_app(container: Container) -> SlackApp:
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], respond: AsyncRespond | None) -> None:
-        """Domain errors become an ephemeral reply naming the fix; anything else is logged and apologised for."""
-        if isinstance(error, VigilError):
-            text = f":warning: {error.message}"
-        else:
-            log.exception("listener failed", exc_info=error)
-            text = ":x: Something went wrong on our side; it has been logged. Try again, or ask in the help channel."
-        try:
-            if respond is not None and (body.get("response_url") or body.get("response_urls")):
-                await respond(text=text, response_type="ephemeral", replace_original=False)
-                return
-            user_id = (body.get("user") or {}).get("id") or body.get("user_id")
-            if user_id:
-                # A modal submission has no response_url: a direct message is the one place the user will see it.
-                await container.slack.chat_postMessage(channel=str(user_id), text=text)
-        except Exception:
-            log.warning("could not deliver the error reply", exc_info=True)
+        """Errors outside listeners (middleware); listener errors are answered by `answer_error` in the wrapper."""
+        await report_error(error, body, respond, container.slack)
 
     from commands import register as register_commands
     from listeners import register as register_listeners

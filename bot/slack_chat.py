@@ -148,6 +148,10 @@ class SlackChat:
         )
         return str(resp["channel"]["name"])
 
+    async def post_update(self, *, channel_id: str, text: str) -> str:
+        resp = await _call(lambda: self.client.chat_postMessage(channel=channel_id, text=text))
+        return str(resp["ts"])
+
     async def tell(self, *, user_id: str, channel_id: str | None, text: str) -> None:
         if channel_id:
             try:

@@ -27,3 +27,7 @@ ACTION_ACK = "incident_ack"
 ACTION_UPDATE = "incident_update"
 ACTION_RESOLVE = "incident_resolve"
 ACTION_PAGE = "incident_page"
+
+# The update modal.
+VIEW_UPDATE = "update_incident"
+BLOCK_COMMANDER, ACTION_COMMANDER = "commander", "commander_select"

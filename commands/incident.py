@@ -10,8 +10,10 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.container import Container
 from bot.incidents.errors import InvalidInput
+from commands import work
 from commands.grammar import ParsedCommand, help_text, parse
 from commands.open import open_declare_modal
+from commands.update import open_update_modal
 from db.tags import DEV_FIREFIGHTER, tagged_conversation
 
 SubcommandHandler = Callable[..., Awaitable[None]]
@@ -19,6 +21,20 @@ SubcommandHandler = Callable[..., Awaitable[None]]
 # Subcommand name → handler(parsed=, ack=, respond=, command=, container=, client=); more land with their features.
 SUBCOMMANDS: dict[str, SubcommandHandler] = {
     "open": open_declare_modal,
+    "status": work.handle_status,
+    "list": work.handle_list,
+    "update": open_update_modal,
+    "severity": work.handle_severity,
+    "investigating": work.handle_move,
+    "mitigating": work.handle_move,
+    "resolve": work.handle_move,
+    "postmortem": work.handle_move,
+    "close": work.handle_move,
+    "reopen": work.handle_reopen,
+    "ack": work.handle_ack,
+    "lead": work.handle_lead,
+    "note": work.handle_note,
+    "timeline": work.handle_timeline,
 }
 
 

@@ -9,7 +9,9 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from listeners import declare, membership
+    from listeners import actions, declare, membership, reactions
 
     declare.register(registry)
     membership.register(registry)
+    actions.register(registry)
+    reactions.register(registry)

@@ -75,5 +75,8 @@ class ChatPort(Protocol):
     async def rename_channel(self, *, channel_id: str, name: str) -> str:
         """Rename; return the name the channel has now. NameTaken when it is in use."""
 
+    async def post_update(self, *, channel_id: str, text: str) -> str:
+        """A short line in the incident channel saying what changed and who changed it."""
+
     async def tell(self, *, user_id: str, channel_id: str | None, text: str) -> None:
         """A message only `user_id` sees (ephemeral in `channel_id`, else a direct message)."""

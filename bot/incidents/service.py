@@ -12,19 +12,21 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.incidents import events
 from bot.incidents.access import Actor, check_can_act
-from bot.incidents.channel_names import channel_name
-from bot.incidents.errors import InvalidInput, NotFound
+from bot.incidents.channel_names import channel_name, closed_name
+from bot.incidents.errors import InvalidInput, InvalidTransition, NotFound
 from bot.incidents.invites import DEFAULT_STRATEGIES, InviteContext, InviteStrategy, resolve_invitees
+from bot.incidents.moves import apply_move
 from bot.incidents.ports import ChatError, ChatPort, IncidentCard, NameTaken
-from bot.incidents.states import Severity, Status
+from bot.incidents.states import ClosureReason, Severity, Status, check_move, check_reopen_reason, is_noop
 from bot.incidents.text import clean_line, clean_text
-from db.incidents import add_timeline, allocate_number, find_active_by_dedup_key, get_by_channel, get_by_number
+from db.incidents import add_timeline, allocate_number, find_active_by_dedup_key, get_by_channel, get_by_number, timeline_of
 from db.members import add_member, members_of
 from db.models import Component, Incident, Usergroup
 from db.tags import INVITED_FOR_ALL_PUBLIC_P1, IT_DEPLOY, TECH_INCIDENTS, tagged_conversation, tagged_usergroup
@@ -35,6 +37,16 @@ MAX_TITLE = 150
 MAX_DESCRIPTION = 2900
 MAX_NAME_SUFFIX = 99
 ANNOUNCED_SEVERITIES = ("P1", "P2", "P3")
+
+
+@dataclass
+class Change:
+    """The outcome of a change: the incident as it is now, whether anything changed, and Slack steps that failed."""
+
+    incident: Incident
+    changed: bool
+    summary: str = ""
+    skipped: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -223,7 +235,7 @@ class IncidentService:
         if announce_to:
             steps[f"announce in <#{announce_to}>"] = self._announce(announce_to, card, declaration)
         if deploy_to and incident.severity == "P1":
-            steps[f"warn <#{deploy_to}> about a deploy freeze"] = self.chat.warn_deploy(channel_id=deploy_to, card=card)
+            steps[f"warn <#{deploy_to}> about a deploy freeze"] = self._warn_later(deploy_to, card, incident)
         results = await asyncio.gather(*steps.values(), return_exceptions=True)
         for step, result in zip(steps, results, strict=True):
             if isinstance(result, ChatError):
@@ -298,6 +310,262 @@ class IncidentService:
             )
         except ChatError as exc:
             log.warning("INC-%s: could not tell the declarer about skipped steps (%s)", incident.number, exc.code)
+
+    # ---------------------------------------------------------------- working an incident
+
+    async def move(
+        self,
+        incident: Incident,
+        *,
+        actor_id: str | None,
+        target: Status,
+        source: str,
+        closure_reason: ClosureReason | None = None,
+        note: str | None = None,
+        reopen: bool = False,
+    ) -> Change:
+        """Move the incident to `target` if the state table allows it; a move to the current status changes nothing."""
+        note = clean_text(note) if note else None
+        if reopen:
+            note = check_reopen_reason(note or "")
+        async with self.sessions() as session, session.begin():
+            row = await self._lock(session, incident.id)
+            current = Status(row.status)
+            if is_noop(current, target) and not reopen:
+                return Change(incident=row, changed=False)
+            check_move(
+                current=current, target=target, severity=Severity(row.severity), closure_reason=closure_reason, reopen=reopen
+            )
+            effects = apply_move(
+                row, target=target, now=self.clock.now(), closure_reason=closure_reason, note=note, reopen=reopen
+            )
+            await add_timeline(
+                session,
+                row,
+                kind="status",
+                source=source,
+                at=self.clock.now(),
+                actor_id=actor_id,
+                text=effects.timeline,
+                data={"from": str(current), "to": str(target)},
+            )
+            await self._emit(
+                session,
+                effects.event,
+                row,
+                actor_id=actor_id,
+                source=source,
+                status=str(target),
+                previous_status=str(current),
+            )
+        change = Change(incident=row, changed=True, summary=effects.timeline)
+        await self._after_change(change, actor_id=actor_id, closing=target == Status.CLOSED)
+        return change
+
+    async def acknowledge(self, incident: Incident, *, actor_id: str, source: str) -> Change:
+        """The first ack wins; later acks by others are recorded; the same person acking twice changes nothing."""
+        async with self.sessions() as session, session.begin():
+            row = await self._lock(session, incident.id)
+            now = self.clock.now()
+            if row.acknowledged_at is not None:
+                if row.acknowledged_by == actor_id:
+                    return Change(incident=row, changed=False)
+                earlier = await timeline_of(session, row)
+                if not any(e.kind == "ack" and e.actor_id == actor_id for e in earlier):
+                    await add_timeline(
+                        session,
+                        row,
+                        kind="ack",
+                        source=source,
+                        at=now,
+                        actor_id=actor_id,
+                        text="Acknowledged (already acknowledged)",
+                        data={"first": False},
+                    )
+                return Change(incident=row, changed=False)
+            row.acknowledged_at, row.acknowledged_by, row.last_update_at = now, actor_id, now
+            await add_timeline(
+                session, row, kind="ack", source=source, at=now, actor_id=actor_id, text="Acknowledged", data={"first": True}
+            )
+            await self._emit(session, events.ACKNOWLEDGED, row, actor_id=actor_id, source=source)
+        change = Change(incident=row, changed=True, summary="Acknowledged")
+        await self._after_change(change, actor_id=actor_id)
+        return change
+
+    async def set_severity(self, incident: Incident, *, actor_id: str | None, severity: Severity, source: str) -> Change:
+        """A severity change re-evaluates invites, the announcement and the deploy warning; postmortem duty follows
+        from the severity at each move."""
+        async with self.sessions() as session, session.begin():
+            row = await self._lock(session, incident.id)
+            previous = row.severity
+            if previous == str(severity):
+                return Change(incident=row, changed=False)
+            if row.status == Status.CLOSED:
+                raise InvalidTransition("This incident is closed; its severity is final.")
+            row.severity, row.last_update_at = str(severity), self.clock.now()
+            summary = f"Severity {previous} → {severity}"
+            await add_timeline(
+                session,
+                row,
+                kind="severity",
+                source=source,
+                at=self.clock.now(),
+                actor_id=actor_id,
+                text=summary,
+                data={"from": previous, "to": str(severity)},
+            )
+            await self._emit(
+                session,
+                events.UPDATED,
+                row,
+                actor_id=actor_id,
+                source=source,
+                severity=str(severity),
+                previous_severity=previous,
+            )
+        change = Change(incident=row, changed=True, summary=summary)
+        await self._after_change(change, actor_id=actor_id, reevaluate=True)
+        return change
+
+    async def set_commander(self, incident: Incident, *, actor_id: str | None, commander_id: str, source: str) -> Change:
+        async with self.sessions() as session, session.begin():
+            row = await self._lock(session, incident.id)
+            if row.commander_id == commander_id:
+                return Change(incident=row, changed=False)
+            if row.status == Status.CLOSED:
+                raise InvalidTransition("This incident is closed; its commander is final.")
+            previous = row.commander_id
+            row.commander_id, row.last_update_at = commander_id, self.clock.now()
+            summary = f"Commander <@{previous}> → <@{commander_id}>" if previous else f"Commander <@{commander_id}>"
+            await add_timeline(
+                session,
+                row,
+                kind="commander",
+                source=source,
+                at=self.clock.now(),
+                actor_id=actor_id,
+                text=summary,
+                data={"from": previous, "to": commander_id},
+            )
+            await self._emit(session, events.UPDATED, row, actor_id=actor_id, source=source, commander=commander_id)
+        change = Change(incident=row, changed=True, summary=summary)
+        if row.channel_id:
+            try:
+                await self.chat.invite(channel_id=row.channel_id, user_ids=[commander_id])
+            except ChatError as exc:
+                log.warning("INC-%s: could not invite the new commander (%s)", row.number, exc.code)
+        await self._after_change(change, actor_id=actor_id)
+        return change
+
+    async def set_title(self, incident: Incident, *, actor_id: str | None, title: str, source: str) -> Change:
+        title = clean_line(title)
+        if not title:
+            raise InvalidInput("Give the incident a title.", field="title")
+        if len(title) > MAX_TITLE:
+            raise InvalidInput(f"Keep the title under {MAX_TITLE} characters.", field="title")
+        async with self.sessions() as session, session.begin():
+            row = await self._lock(session, incident.id)
+            if row.title == title:
+                return Change(incident=row, changed=False)
+            previous, row.title, row.last_update_at = row.title, title, self.clock.now()
+            summary = f"Title changed to “{title}”"
+            await add_timeline(
+                session,
+                row,
+                kind="title",
+                source=source,
+                at=self.clock.now(),
+                actor_id=actor_id,
+                text=summary,
+                data={"from": previous, "to": title},
+            )
+            await self._emit(session, events.UPDATED, row, actor_id=actor_id, source=source, title=title)
+        change = Change(incident=row, changed=True, summary=summary)
+        await self._after_change(change, actor_id=actor_id)
+        return change
+
+    async def _lock(self, session: AsyncSession, incident_id: int) -> Incident:
+        """The row, locked for this transaction (SQLite's BEGIN IMMEDIATE already serialises writers)."""
+        row = (await session.scalars(select(Incident).where(Incident.id == incident_id).with_for_update())).one()
+        return row
+
+    async def _after_change(
+        self, change: Change, *, actor_id: str | None, closing: bool = False, reevaluate: bool = False
+    ) -> None:
+        """Bring Slack in line with the row: opening message, announcement, topic; rename on close; on a severity
+        change, invites, a first announcement and the deploy warning."""
+        incident = change.incident
+        async with self.sessions() as session:
+            component = await session.get(Component, incident.component_id) if incident.component_id else None
+            invite_ctx = await self._invite_context(session, incident, component) if reevaluate else None
+            announce_to = deploy_to = None
+            if reevaluate and not incident.private:
+                if incident.announcement_ts is None and incident.severity in ANNOUNCED_SEVERITIES:
+                    announce_to = await tagged_conversation(session, team_id=incident.team_id, tag=TECH_INCIDENTS)
+                if incident.severity == "P1" and not any(
+                    e.kind == "deploy_warning" for e in await timeline_of(session, incident)
+                ):
+                    deploy_to = await tagged_conversation(session, team_id=incident.team_id, tag=IT_DEPLOY)
+        card = card_of(incident, component.name if component else None)
+        steps: dict[str, Awaitable[Any]] = {}
+        if incident.channel_id:
+            if incident.opening_message_ts:
+                steps["update the opening message"] = self.chat.update_opening(card=card, ts=incident.opening_message_ts)
+            topic = (incident.resolution or incident.closure_reason or "closed") if closing else topic_of(card)
+            steps["set the channel topic"] = self.chat.set_topic(channel_id=incident.channel_id, topic=topic)
+            if change.summary and actor_id:
+                steps["post the change"] = self.chat.post_update(
+                    channel_id=incident.channel_id, text=f"<@{actor_id}>: {change.summary}"
+                )
+            if closing and incident.channel_name:
+                steps["rename the channel"] = self._rename_closed(incident)
+            if invite_ctx is not None:
+                steps["invite responders"] = self._invite_now(incident.channel_id, invite_ctx)
+        if incident.announcement_channel_id and incident.announcement_ts:
+            steps["update the announcement"] = self.chat.update_announcement(
+                channel_id=incident.announcement_channel_id, ts=incident.announcement_ts, card=card
+            )
+        if announce_to:
+            steps[f"announce in <#{announce_to}>"] = self._announce_later(announce_to, card, incident)
+        if deploy_to:
+            steps[f"warn <#{deploy_to}>"] = self._warn_later(deploy_to, card, incident)
+        results = await asyncio.gather(*steps.values(), return_exceptions=True)
+        for step, result in zip(steps, results, strict=True):
+            if isinstance(result, BaseException):
+                code = result.code if isinstance(result, ChatError) else "internal error"
+                log.warning(
+                    "INC-%s: could not %s (%s)", incident.number, step, code, exc_info=not isinstance(result, ChatError)
+                )
+                change.skipped.append(f"{step} ({code})")
+
+    async def _rename_closed(self, incident: Incident) -> None:
+        assert incident.channel_id and incident.channel_name
+        name = closed_name(incident.channel_name)
+        if name == incident.channel_name:
+            return
+        renamed = await self.chat.rename_channel(channel_id=incident.channel_id, name=name)
+        await self._save(incident.id, channel_name=renamed)
+        incident.channel_name = renamed
+
+    async def _invite_now(self, channel_id: str, ctx: InviteContext) -> None:
+        users = await resolve_invitees(ctx, self.invite_strategies)
+        if users:
+            await self.chat.invite(channel_id=channel_id, user_ids=users)
+
+    async def _announce_later(self, channel_id: str, card: IncidentCard, incident: Incident) -> None:
+        ts = await self.chat.announce(channel_id=channel_id, card=card)
+        incident.announcement_channel_id, incident.announcement_ts = channel_id, ts
+        await self._save(incident.id, announcement_channel_id=channel_id, announcement_ts=ts)
+
+    async def _warn_later(self, channel_id: str, card: IncidentCard, incident: Incident) -> None:
+        await self.chat.warn_deploy(channel_id=channel_id, card=card)
+        await self.add_timeline_entry(
+            incident,
+            kind="deploy_warning",
+            text=f"Deploy freeze announced in <#{channel_id}>",
+            actor_id=None,
+            source="slack",
+        )
 
     # ---------------------------------------------------------------- helpers for every move
 

@@ -120,3 +120,26 @@ def deploy_warning_blocks(card: IncidentCard) -> list[dict[str, Any]]:
         "Hold deploys until it is resolved."
     )
     return [{"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, 3000)}}]
+
+
+def status_text(card: IncidentCard, *, allowed: list[str]) -> str:
+    ack = f"acknowledged by <@{card.acknowledged_by}>" if card.acknowledged_by else "not acknowledged"
+    where = f" · <#{card.channel_id}>" if card.channel_id else ""
+    moves = ", ".join(allowed) if allowed else "none (closed)"
+    lines = [
+        f"*{card.ref} · {card.title}*{where}",
+        f"{SEVERITY_EMOJI.get(card.severity, '')} {card.severity} · {STATUS_EMOJI.get(card.status, '')} {card.status} · "
+        f"commander {_user(card.commander_id)} · {ack}",
+        f"Next: {moves}",
+    ]
+    if card.resolution:
+        lines.append(f"Resolution: {card.resolution}")
+    return _clip("\n".join(lines), 3000)
+
+
+def list_line(card: IncidentCard) -> str:
+    lock = " :lock:" if card.private else ""
+    where = f" <#{card.channel_id}>" if card.channel_id else ""
+    return (
+        f"{SEVERITY_EMOJI.get(card.severity, '')} *{card.ref}* {card.severity} · {card.status} · {card.title}{lock}{where}"
+    )
