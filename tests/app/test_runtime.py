@@ -103,3 +103,11 @@ def test_run_lock_refuses_a_second_holder(tmp_path: object) -> None:
         pass
     with RunLock(settings.db_url):  # released on exit
         pass
+
+
+async def test_reconnects_after_slack_asks_for_a_refresh(vigil: Vigil) -> None:
+    opened = vigil.emu.connections_opened
+    await vigil.emu.disconnect_all("refresh_requested")
+    await vigil.emu.wait_until(lambda: vigil.emu.connections_opened > opened and vigil.emu.connected, what="reconnect")
+    ack = await vigil.command("help")
+    assert ack.acked and "/incident open" in ack.text

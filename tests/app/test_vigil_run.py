@@ -100,3 +100,53 @@ async def test_vigil_run_refuses_an_unmigrated_database(emulator: SlackEmulator,
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 1
     assert "run `vigil migrate`" in err.decode() and "Traceback" not in err.decode()
+
+
+async def test_vigil_check_calls_auth_test_and_records_the_workspace(
+    emulator: SlackEmulator, sqlite_url: str, tmp_path: Path
+) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": emulator.bot_token,
+        "SLACK_API_URL": emulator.api_url,
+        "VIGIL_DATABASE_URL": sqlite_url,
+    }
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VIGIL_"))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli.main",
+        "check",
+        env={**base, **env},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, out.decode()
+    assert "slack: ok: team T0VIGIL (Acme)" in out.decode()
+    assert emulator.bot_token not in out.decode()
+    assert [c.method for c in emulator.calls] == ["auth.test"]  # check never posts anything
+
+    from db.engine import make_engine, make_session_factory
+    from db.workspaces import only_workspace
+
+    engine = make_engine(sqlite_url)
+    async with make_session_factory(engine)() as session:
+        ws = await only_workspace(session)
+    await engine.dispose()
+    assert ws is not None and ws.team_id == "T0VIGIL" and ws.bot_user_id == "U0VIGILBOT"
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli.main",
+        "check",
+        env={**base, **env, "SLACK_BOT_TOKEN": "xoxb-wrong"},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    assert "slack: failed: auth.test answered invalid_auth" in out.decode()
+    assert "xoxb-wrong" not in out.decode()
