@@ -15,8 +15,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot.container import Container
 from bot.incidents.access import Actor
 from bot.incidents.errors import InvalidInput
-from bot.incidents.service import Change, card_of
+from bot.incidents.outcomes import Change
 from bot.incidents.states import Severity, Status, allowed_next, can_reopen
+from bot.incidents.surfaces import card_of
 from commands.grammar import ParsedCommand
 from db.incidents import ACTIVE_STATUSES, timeline_of, visible_incidents
 from db.members import members_of
