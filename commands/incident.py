@@ -12,7 +12,9 @@ from bot.container import Container
 from bot.incidents.errors import InvalidInput
 from commands import work
 from commands.grammar import ParsedCommand, help_text, parse
+from commands.link import handle_link
 from commands.open import open_declare_modal
+from commands.sos import handle_sos
 from commands.update import open_update_modal
 from db.tags import DEV_FIREFIGHTER, tagged_conversation
 
@@ -35,6 +37,8 @@ SUBCOMMANDS: dict[str, SubcommandHandler] = {
     "lead": work.handle_lead,
     "note": work.handle_note,
     "timeline": work.handle_timeline,
+    "sos": handle_sos,
+    "link": handle_link,
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -233,14 +234,57 @@ class ProcessedEvent(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class SosTarget(Base):
+    """Where `/incident sos` asks for help (SPEC §5): a conversation, optionally mentioning a usergroup."""
+
+    __tablename__ = "sos_target"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    conversation_id: Mapped[str] = mapped_column(SlackId)
+    usergroup_id: Mapped[str | None] = mapped_column(SlackId)
+    updated_by: Mapped[str | None] = mapped_column(SlackId)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+
+class Identity(Base):
+    """A Slack user's account in another tool. `source` is `manual` (`/incident link`) or `email-match` (found by
+    email during a sync); a manual link is never overwritten by a match."""
+
+    __tablename__ = "identity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(SlackId)
+    kind: Mapped[str] = mapped_column(String(16))  # pagerduty, github, jira, linear, email
+    external_id: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(16))  # manual, email-match
+    updated_by: Mapped[str | None] = mapped_column(SlackId)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "kind"),
+        CheckConstraint("kind IN ('pagerduty', 'github', 'jira', 'linear', 'email')", name="kind"),
+        CheckConstraint("source IN ('manual', 'email-match')", name="source"),
+        # Inbound webhooks name the tool's user; this finds the Slack user behind it.
+        Index("ix_identity_external", "team_id", "kind", "external_id"),
+    )
+
+
 __all__ = [
     "Base",
     "Component",
     "Conversation",
     "ConversationTag",
+    "Identity",
     "Incident",
     "IncidentMember",
     "ProcessedEvent",
+    "SosTarget",
     "TimelineEvent",
     "User",
     "Usergroup",

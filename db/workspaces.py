@@ -1,11 +1,18 @@
-"""Workspace rows: the team of SLACK_BOT_TOKEN, recorded from `auth.test`."""
+"""Workspace rows: the team of SLACK_BOT_TOKEN, recorded from `auth.test`, and its admin-editable settings."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Workspace
+
+SEVERITIES = ("P1", "P2", "P3", "P4", "P5")
+DEFAULT_ARCHIVE_GRACE_DAYS = 7
+DEFAULT_REMINDER_MINUTES = {"P1": 30, "P2": 60, "P3": 240}
 
 
 async def record_workspace(session: AsyncSession, *, team_id: str, name: str, url: str, bot_user_id: str) -> Workspace:
@@ -23,3 +30,31 @@ async def only_workspace(session: AsyncSession) -> Workspace | None:
     """The one workspace this deployment serves, if recorded (CLI verbs learn the team from here)."""
     rows = (await session.scalars(select(Workspace).limit(2))).all()
     return rows[0] if len(rows) == 1 else None
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    """What admins edit from App Home: archive grace period (None = never) and reminder minutes per severity
+    (a severity absent from the map gets no reminders)."""
+
+    archive_grace_days: int | None = DEFAULT_ARCHIVE_GRACE_DAYS
+    reminder_minutes: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_REMINDER_MINUTES))
+
+
+async def workspace_settings(session: AsyncSession, *, team_id: str) -> WorkspaceSettings:
+    ws = await session.get(Workspace, team_id)
+    if ws is None:
+        return WorkspaceSettings()
+    minutes = {sev: int(v) for sev, v in (ws.reminder_minutes or {}).items() if sev in SEVERITIES and v}
+    return WorkspaceSettings(archive_grace_days=ws.archive_grace_days, reminder_minutes=minutes)
+
+
+async def save_workspace_settings(session: AsyncSession, *, team_id: str, settings: WorkspaceSettings) -> bool:
+    """Store the settings; False when the workspace is not recorded (it is on every `vigil run`)."""
+    ws = await session.get(Workspace, team_id)
+    if ws is None:
+        return False
+    ws.archive_grace_days = settings.archive_grace_days
+    ws.reminder_minutes = {sev: settings.reminder_minutes[sev] for sev in SEVERITIES if sev in settings.reminder_minutes}
+    await session.flush()
+    return True

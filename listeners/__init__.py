@@ -9,9 +9,13 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from listeners import actions, declare, membership, reactions
+    from commands import sos
+    from listeners import actions, admin, declare, home, membership, reactions
 
     declare.register(registry)
     membership.register(registry)
     actions.register(registry)
     reactions.register(registry)
+    home.register(registry)
+    admin.register(registry)
+    sos.register(registry)
