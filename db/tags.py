@@ -42,3 +42,17 @@ async def set_usergroup_tag(session: AsyncSession, *, team_id: str, tag: str, us
     else:
         row.usergroup_id, row.set_by = usergroup_id, by
     await session.flush()
+
+
+async def clear_conversation_tag(session: AsyncSession, *, team_id: str, tag: str) -> None:
+    row = await session.get(ConversationTag, (team_id, tag))
+    if row is not None:
+        await session.delete(row)
+        await session.flush()
+
+
+async def clear_usergroup_tag(session: AsyncSession, *, team_id: str, tag: str) -> None:
+    row = await session.get(UsergroupTag, (team_id, tag))
+    if row is not None:
+        await session.delete(row)
+        await session.flush()

@@ -55,11 +55,11 @@ def value_object(element: dict[str, Any], answer: Any, where: str = "input") -> 
     kind = str(element.get("type", ""))
     value: dict[str, Any] = {"type": kind}
     if kind in _SINGLE_OPTION:
-        value["selected_option"] = None if answer is None else _match_option(element, str(answer), where)
+        value["selected_option"] = _match_option(element, str(answer), where) if answer else None
     elif kind in _MULTI_OPTION:
         value["selected_options"] = [_match_option(element, a, where) for a in _as_list(answer or [])]
     elif kind in _SCALAR_KEYS:
-        value[_SCALAR_KEYS[kind]] = answer
+        value[_SCALAR_KEYS[kind]] = answer or None  # "" = the person cleared the field
     elif kind in _LIST_KEYS:
         value[_LIST_KEYS[kind]] = _as_list(answer or [])
     else:  # plain_text_input, number_input, email_text_input, url_text_input…
@@ -67,8 +67,27 @@ def value_object(element: dict[str, Any], answer: Any, where: str = "input") -> 
     return value
 
 
+def initial_answer(element: dict[str, Any]) -> Any:
+    """What Slack submits for an input the person left as it was: its initial value, whatever the element type."""
+    for key in ("initial_value", "initial_user", "initial_conversation", "initial_channel", "initial_date", "initial_time"):
+        if element.get(key) is not None:
+            return element[key]
+    for key in ("initial_users", "initial_conversations", "initial_channels"):
+        if element.get(key):
+            return list(element[key])
+    option = element.get("initial_option")
+    if isinstance(option, dict):
+        return option.get("value")
+    options = element.get("initial_options")
+    if isinstance(options, list) and options:
+        return [o.get("value") for o in options if isinstance(o, dict)]
+    return None
+
+
 def state_values(blocks: list[Any], answers: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """`view.state.values` for `blocks`, answering input blocks by label (case-insensitive) or block_id.
+
+    An input left out (or answered None) submits its initial value, as Slack does; "" submits it cleared.
 
     Every input block appears, as in Slack; unknown keys raise ValueError so a typo never passes silently."""
     values: dict[str, dict[str, Any]] = {}
@@ -80,8 +99,8 @@ def state_values(blocks: list[Any], answers: dict[str, Any]) -> dict[str, dict[s
         element = block["element"]
         key = next((k for k in (block_id.lower(), _label(block).lower()) if k and k in remaining), None)
         answer = answers[remaining.pop(key)] if key else None
-        if answer is None and "initial_value" in element:
-            answer = element["initial_value"]
+        if answer is None:
+            answer = initial_answer(element)
         values[block_id] = {str(element.get("action_id", "")): value_object(element, answer, _label(block) or block_id)}
     if remaining:
         raise ValueError(f"no input labelled {', '.join(sorted(remaining.values()))}")

@@ -15,8 +15,14 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from bot import slack_ids as ids
 from bot.container import Container
 from bot.directory import Directory
-from db.models import ConversationTag, UsergroupTag
-from db.tags import set_conversation_tag, set_usergroup_tag, tagged_conversation, tagged_usergroup
+from db.tags import (
+    clear_conversation_tag,
+    clear_usergroup_tag,
+    set_conversation_tag,
+    set_usergroup_tag,
+    tagged_conversation,
+    tagged_usergroup,
+)
 from db.usergroups import known_usergroup_ids
 from listeners.admin.common import (
     admin_for_button,
@@ -122,16 +128,12 @@ async def submit_tags(
             if cid:
                 await set_conversation_tag(session, team_id=team_id, tag=tag, conversation_id=cid, by=actor.user_id)
             else:
-                row = await session.get(ConversationTag, (team_id, tag))
-                if row is not None:
-                    await session.delete(row)
+                await clear_conversation_tag(session, team_id=team_id, tag=tag)
         for tag, gid in usergroup_changes.items():
             if gid:
                 await set_usergroup_tag(session, team_id=team_id, tag=tag, usergroup_id=gid, by=actor.user_id)
             else:
-                group_row = await session.get(UsergroupTag, (team_id, tag))
-                if group_row is not None:
-                    await session.delete(group_row)
+                await clear_usergroup_tag(session, team_id=team_id, tag=tag)
     changed = len(conversation_changes) + len(usergroup_changes)
     notice = f"Tags saved ({changed} changed)." if changed else "Tags unchanged."
     await publish_home(container, client, team_id=team_id, user_id=user_of(body), tab=TAGS, notice=notice, actor=actor)

@@ -105,7 +105,7 @@ async def test_tagging_a_channel_from_app_home_moves_the_announcements_there(adm
 
     # Emptying a field removes the tag.
     modal = await open_modal(vigil, ids.ACTION_ADMIN_EDIT_TAGS)
-    ack = await submit(vigil, modal, {"tech_incidents": OPS, "dev_firefighter": GENERAL, "it_deploy": None})
+    ack = await submit(vigil, modal, {"tech_incidents": OPS, "dev_firefighter": GENERAL, "it_deploy": ""})
     assert ack.payload is None
     async with vigil.container.sessions() as session:
         assert await session.get(ConversationTag, (vigil.team_id, IT_DEPLOY)) is None
@@ -213,7 +213,7 @@ async def test_sos_targets_added_edited_and_removed(admin: Vigil) -> None:
     blocks = {b.get("block_id"): b for b in modal.data["blocks"]}
     assert blocks[ids.BLOCK_SOS_NAME]["element"]["initial_value"] == "Database help"
     assert blocks[ids.BLOCK_SOS_USERGROUP]["element"]["initial_option"]["value"] == DBA
-    ack = await submit(vigil, modal, {"Name": "DB help", "Channel": GENERAL, "Usergroup to mention": None})
+    ack = await submit(vigil, modal, {"Name": "DB help", "Channel": GENERAL, "Usergroup to mention": ""})
     assert ack.payload is None
     async with vigil.container.sessions() as session:
         target = (await session.scalars(select(SosTarget))).one()

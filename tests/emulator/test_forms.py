@@ -69,3 +69,37 @@ def test_find_button_by_text_or_action_id() -> None:
     found = forms.find_button(BLOCKS, "resolve")
     assert found is not None and found[0] == "act" and found[1]["action_id"] == "resolve"
     assert forms.find_button(BLOCKS, "Acknowledge") is None
+
+
+def test_untouched_inputs_submit_their_initial_values() -> None:
+    from bot.emulator.forms import state_values
+
+    blocks = [
+        {
+            "type": "input",
+            "block_id": "c",
+            "label": {"type": "plain_text", "text": "Channel"},
+            "element": {"type": "conversations_select", "action_id": "ca", "initial_conversation": "C1"},
+        },
+        {
+            "type": "input",
+            "block_id": "s",
+            "label": {"type": "plain_text", "text": "Severity"},
+            "element": {
+                "type": "static_select",
+                "action_id": "sa",
+                "initial_option": {"text": {"type": "plain_text", "text": "P2"}, "value": "P2"},
+                "options": [{"text": {"type": "plain_text", "text": "P2"}, "value": "P2"}],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "u",
+            "label": {"type": "plain_text", "text": "Lead"},
+            "element": {"type": "users_select", "action_id": "ua", "initial_user": "U1"},
+        },
+    ]
+    values = state_values(blocks, {})
+    assert values["c"]["ca"]["selected_conversation"] == "C1"
+    assert values["s"]["sa"]["selected_option"]["value"] == "P2"
+    assert values["u"]["ua"]["selected_user"] == "U1"
