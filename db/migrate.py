@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -23,6 +22,8 @@ def head_revision() -> str:
 
 
 def _upgrade(conn: Connection, revision: str) -> None:
+    from alembic import command  # only migrations need it; `vigil run` checks the revision without it
+
     cfg = alembic_config()
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, revision)

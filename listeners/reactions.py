@@ -32,6 +32,7 @@ async def on_reaction_added(event: dict[str, Any], body: dict[str, Any], contain
         return
     if reaction in ACK_REACTIONS:
         if ts == incident.opening_message_ts:
+            await container.directory.user(team_id=team_id, user_id=user_id)  # someone Vigil has not met: users.info
             await container.incidents.acknowledge(incident, actor_id=user_id, source="slack")
         return
     text = await _message_text(client, channel_id, ts)

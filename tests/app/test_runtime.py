@@ -111,3 +111,17 @@ async def test_reconnects_after_slack_asks_for_a_refresh(vigil: Vigil) -> None:
     await vigil.emu.wait_until(lambda: vigil.emu.connections_opened > opened and vigil.emu.connected, what="reconnect")
     ack = await vigil.command("help")
     assert ack.acked and "/incident open" in ack.text
+
+
+async def test_purge_logs_job_drops_expired_event_ids(vigil: Vigil) -> None:
+    from datetime import timedelta
+
+    from bot.scheduler import purge_logs
+    from db.events import claim_event
+
+    now = vigil.container.clock.now()
+    async with vigil.container.sessions() as session, session.begin():
+        await claim_event(session, team_id=vigil.team_id, event_id="EvOld", expires_at=now - timedelta(minutes=1))
+        await claim_event(session, team_id=vigil.team_id, event_id="EvNew", expires_at=now + timedelta(hours=1))
+    assert await purge_logs(vigil.container) == 1
+    assert await purge_logs(vigil.container) == 0

@@ -189,6 +189,7 @@ async def test_acks_by_reaction_button_and_command_first_wins(vigil: Vigil) -> N
     await vigil.settle()
     row = await reload(vigil, incident)
     assert row.acknowledged_by == BOB and row.acknowledged_at is not None
+    assert [c.args.get("user") for c in vigil.emu.calls_to("users.info")] == [BOB]  # met for the first time
     first_at = row.acknowledged_at
     ack = await vigil.emu.send_block_action(user_id=ALICE, action_id=ids.ACTION_ACK, channel_id=channel, message_ts=opening)
     assert ack.acked

@@ -104,3 +104,16 @@ async def test_record_workspace_keeps_admin_settings(engine: AsyncEngine) -> Non
         assert isinstance(ws2, Workspace)
         assert ws2.name == "Acme Inc" and ws2.archive_grace_days is None
         assert ws2.reminder_minutes == {"P1": 30, "P2": 60, "P3": 240}
+
+
+async def test_sqlite_runs_wal_with_a_busy_timeout(sqlite_url: str) -> None:
+    from db.engine import make_engine
+
+    engine = make_engine(sqlite_url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one() == "wal"
+            assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar_one() >= 5000
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar_one() == 1
+    finally:
+        await engine.dispose()
