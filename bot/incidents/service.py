@@ -7,6 +7,7 @@ factory and the repositories in `db/`. Domain events are published from `_emit` 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -217,66 +218,37 @@ class IncidentService:
     async def set_severity(self, incident: Incident, *, actor_id: str | None, severity: Severity, source: str) -> Change:
         """A severity change re-evaluates invites, the announcement and the deploy warning; postmortem duty follows
         from the severity at each move."""
-        async with self.sessions() as session, session.begin():
-            row = await self._lock(session, incident.id)
-            previous = row.severity
-            if previous == str(severity):
-                return Change(incident=row, changed=False)
-            if row.status == Status.CLOSED:
-                raise InvalidTransition("This incident is closed; its severity is final.")
-            row.severity, row.last_update_at = str(severity), self.clock.now()
-            summary = f"Severity {previous} → {severity}"
-            await add_timeline(
-                session,
-                row,
-                kind="severity",
-                source=source,
-                at=self.clock.now(),
-                actor_id=actor_id,
-                text=summary,
-                data={"from": previous, "to": str(severity)},
-            )
-            await self._emit(
-                session,
-                events.UPDATED,
-                row,
-                actor_id=actor_id,
-                source=source,
-                severity=str(severity),
-                previous_severity=previous,
-            )
-        change = Change(incident=row, changed=True, summary=summary)
-        await self.surfaces.refresh(change, actor_id=actor_id, reevaluate=True)
+        change = await self._change_field(
+            incident,
+            column="severity",
+            kind="severity",
+            value=str(severity),
+            actor_id=actor_id,
+            source=source,
+            describe=lambda old, new: f"Severity {old} → {new}",
+        )
+        if change.changed:
+            await self.surfaces.refresh(change, actor_id=actor_id, reevaluate=True)
         return change
 
     async def set_commander(self, incident: Incident, *, actor_id: str | None, commander_id: str, source: str) -> Change:
-        async with self.sessions() as session, session.begin():
-            row = await self._lock(session, incident.id)
-            if row.commander_id == commander_id:
-                return Change(incident=row, changed=False)
-            if row.status == Status.CLOSED:
-                raise InvalidTransition("This incident is closed; its commander is final.")
-            previous = row.commander_id
-            row.commander_id, row.last_update_at = commander_id, self.clock.now()
-            summary = f"Commander <@{previous}> → <@{commander_id}>" if previous else f"Commander <@{commander_id}>"
-            await add_timeline(
-                session,
-                row,
-                kind="commander",
-                source=source,
-                at=self.clock.now(),
-                actor_id=actor_id,
-                text=summary,
-                data={"from": previous, "to": commander_id},
-            )
-            await self._emit(session, events.UPDATED, row, actor_id=actor_id, source=source, commander=commander_id)
-        change = Change(incident=row, changed=True, summary=summary)
-        if row.channel_id:
-            try:
-                await self.chat.invite(channel_id=row.channel_id, user_ids=[commander_id])
-            except ChatError as exc:
-                log.warning("INC-%s: could not invite the new commander (%s)", row.number, exc.code)
-        await self.surfaces.refresh(change, actor_id=actor_id)
+        change = await self._change_field(
+            incident,
+            column="commander_id",
+            kind="commander",
+            value=commander_id,
+            actor_id=actor_id,
+            source=source,
+            describe=lambda old, new: f"Commander <@{old}> → <@{new}>" if old else f"Commander <@{new}>",
+        )
+        if change.changed:
+            row = change.incident
+            if row.channel_id:
+                try:
+                    await self.chat.invite(channel_id=row.channel_id, user_ids=[commander_id])
+                except ChatError as exc:
+                    log.warning("INC-%s: could not invite the new commander (%s)", row.number, exc.code)
+            await self.surfaces.refresh(change, actor_id=actor_id)
         return change
 
     async def set_title(self, incident: Incident, *, actor_id: str | None, title: str, source: str) -> Change:
@@ -285,26 +257,53 @@ class IncidentService:
             raise InvalidInput("Give the incident a title.", field="title")
         if len(title) > MAX_TITLE:
             raise InvalidInput(f"Keep the title under {MAX_TITLE} characters.", field="title")
+        change = await self._change_field(
+            incident,
+            column="title",
+            kind="title",
+            value=title,
+            actor_id=actor_id,
+            source=source,
+            describe=lambda _old, new: f"Title changed to “{new}”",
+        )
+        if change.changed:
+            await self.surfaces.refresh(change, actor_id=actor_id)
+        return change
+
+    async def _change_field(
+        self,
+        incident: Incident,
+        *,
+        column: str,
+        kind: str,
+        value: str,
+        actor_id: str | None,
+        source: str,
+        describe: Callable[[str | None, str], str],
+    ) -> Change:
+        """One field of a live incident: the row, its timeline entry and `incident.updated`, in one transaction."""
         async with self.sessions() as session, session.begin():
             row = await self._lock(session, incident.id)
-            if row.title == title:
+            previous = getattr(row, column)
+            if previous == value:
                 return Change(incident=row, changed=False)
-            previous, row.title, row.last_update_at = row.title, title, self.clock.now()
-            summary = f"Title changed to “{title}”"
+            if row.status == Status.CLOSED:
+                raise InvalidTransition(f"This incident is closed; its {kind} is final.")
+            setattr(row, column, value)
+            row.last_update_at = self.clock.now()
+            summary = describe(previous, value)
             await add_timeline(
                 session,
                 row,
-                kind="title",
+                kind=kind,
                 source=source,
                 at=self.clock.now(),
                 actor_id=actor_id,
                 text=summary,
-                data={"from": previous, "to": title},
+                data={"from": previous, "to": value},
             )
-            await self._emit(session, events.UPDATED, row, actor_id=actor_id, source=source, title=title)
-        change = Change(incident=row, changed=True, summary=summary)
-        await self.surfaces.refresh(change, actor_id=actor_id)
-        return change
+            await self._emit(session, events.UPDATED, row, actor_id=actor_id, source=source, **{kind: value})
+        return Change(incident=row, changed=True, summary=summary)
 
     async def _lock(self, session: AsyncSession, incident_id: int) -> Incident:
         """The row, locked for this transaction (SQLite's BEGIN IMMEDIATE already serialises writers)."""
