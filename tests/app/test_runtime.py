@@ -125,3 +125,17 @@ async def test_purge_logs_job_drops_expired_event_ids(vigil: Vigil) -> None:
         await claim_event(session, team_id=vigil.team_id, event_id="EvNew", expires_at=now + timedelta(hours=1))
     assert await purge_logs(vigil.container) == 1
     assert await purge_logs(vigil.container) == 0
+
+
+async def test_stop_lets_running_listeners_finish_and_refuses_new_work(vigil: Vigil) -> None:
+    from bot import slack_ids as ids
+    from tests.app.test_declare import declare_values
+
+    vigil.emu.latency = 0.2  # a declaration now takes about a second of Slack calls
+    ack = await vigil.emu.send_view_submission(user_id=ALICE, callback_id=ids.VIEW_DECLARE, values=declare_values("Slow"))
+    assert ack.acked
+    assert vigil.runtime.slack_app is not None and vigil.runtime.slack_app.in_flight.count == 1
+    await vigil.runtime.stop()
+    [incident] = await vigil.incidents()
+    assert incident.opening_message_ts and vigil.emu.state.is_pinned(incident.channel_id or "", incident.opening_message_ts)
+    assert not vigil.emu.connected
