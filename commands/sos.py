@@ -8,12 +8,11 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.errors import SlackApiError
 
 from bot import slack_ids as ids
 from bot.container import Container
 from bot.directory import Directory
-from bot.incidents.errors import InvalidInput, NotFound, VigilError
+from bot.incidents.errors import NotFound, VigilError
 from bot.incidents.service import IncidentService
 from bot.incidents.text import clean_text
 from commands.grammar import ParsedCommand
@@ -108,36 +107,16 @@ async def submit_sos(
         usergroup_id=target.usergroup_id,
         message=message,
     )
-    try:
-        resp = await client.chat_postMessage(channel=target.conversation_id, text=text)
-    except SlackApiError as exc:
-        raise InvalidInput(
-            f"Vigil could not post your SOS in <#{target.conversation_id}> ({exc.response.get('error')}); "
-            "ask an admin to check the SOS target. Nothing was sent."
-        ) from None
-    await incidents.add_timeline_entry(
+    await incidents.request_help(
         incident,
-        kind="sos",
-        text=f"SOS to {target.name} (<#{target.conversation_id}>): {message}",
         actor_id=user_id,
+        target_name=esc(target.name),
+        conversation_id=target.conversation_id,
+        usergroup_id=target.usergroup_id,
+        request_text=text,
+        message=message,
         source="slack",
-        data={
-            "target": target.name,
-            "conversation_id": target.conversation_id,
-            "usergroup_id": target.usergroup_id,
-            "ts": str(resp.get("ts") or ""),
-        },
     )
-    if incident.channel_id:
-        try:
-            await client.chat_postMessage(
-                channel=incident.channel_id,
-                text=f":sos: <@{user_id}> asked *{esc(target.name)}* for help in <#{target.conversation_id}>.",
-            )
-        except SlackApiError as exc:
-            log.info(
-                "INC-%s: could not note the SOS in the incident channel (%s)", incident.number, exc.response.get("error")
-            )
 
 
 def register(registry: Any) -> None:

@@ -377,6 +377,44 @@ class IncidentService:
                 )
         return user_id in members
 
+    async def request_help(
+        self,
+        incident: Incident,
+        *,
+        actor_id: str,
+        target_name: str,
+        conversation_id: str,
+        usergroup_id: str | None,
+        request_text: str,
+        message: str,
+        source: str,
+    ) -> None:
+        """SOS (SPEC §5): post the request where the target listens, then put it on the timeline and say so in the
+        incident channel. Nothing is recorded when the post fails, and the caller is told why."""
+        try:
+            ts = await self.chat.post_update(channel_id=conversation_id, text=request_text)
+        except ChatError as exc:
+            raise InvalidInput(
+                f"Vigil could not post your SOS in <#{conversation_id}> ({exc.code}); "
+                "ask an admin to check the SOS target. Nothing was sent."
+            ) from None
+        await self.add_timeline_entry(
+            incident,
+            kind="sos",
+            text=f"SOS to {target_name} (<#{conversation_id}>): {message}",
+            actor_id=actor_id,
+            source=source,
+            data={"target": target_name, "conversation_id": conversation_id, "usergroup_id": usergroup_id, "ts": ts},
+        )
+        if incident.channel_id:
+            try:
+                await self.chat.post_update(
+                    channel_id=incident.channel_id,
+                    text=f":sos: <@{actor_id}> asked *{target_name}* for help in <#{conversation_id}>.",
+                )
+            except ChatError as exc:
+                log.info("INC-%s: could not note the SOS in the incident channel (%s)", incident.number, exc.code)
+
     async def add_timeline_entry(
         self,
         incident: Incident,
