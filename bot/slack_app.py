@@ -207,7 +207,15 @@ def build_slack_app(container: Container) -> SlackApp:
     @app.middleware
     async def refuse_while_draining(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
         if not in_flight.draining:
-            await next()
+            # In flight from the first middleware on: the event-id claim below touches the database before any
+            # listener runs, and shutdown must not dispose the engine under it.
+            in_flight.enter()
+            try:
+                await next()
+                # Bolt starts a listener as a task after the ack; one turn of the loop lets it enter before we leave.
+                await asyncio.sleep(0)
+            finally:
+                in_flight.leave()
             return None
         if body.get("type") == "event_callback":
             # No ack: Slack re-sends the event, to another replica or to us after the restart.
