@@ -20,7 +20,6 @@ from bot.incidents.states import Severity, Status, allowed_next, can_reopen
 from bot.incidents.surfaces import card_of
 from commands.grammar import ParsedCommand
 from db.incidents import ACTIVE_STATUSES, timeline_of, visible_incidents
-from db.members import members_of
 from db.models import Incident
 from listeners.blocks.incident import list_line, status_text
 from listeners.blocks.timeline import timeline_blocks, timeline_text
@@ -172,10 +171,9 @@ async def handle_list(
             team_id=team_id,
             user_id=user_id,
             is_admin=actor.is_admin,
+            is_guest=actor.is_guest,
             statuses=(*ACTIVE_STATUSES, "resolved", "postmortem"),
         )
-        if actor.is_guest:
-            incidents = [i for i in incidents if user_id in await members_of(session, team_id=team_id, incident_id=i.id)]
     if not incidents:
         await respond(text="No open incidents you can see. :sunny:", response_type="ephemeral")
         return

@@ -87,10 +87,12 @@ async def visible_incidents(
     team_id: str,
     user_id: str,
     is_admin: bool,
+    is_guest: bool = False,
     statuses: tuple[str, ...] | None = None,
     limit: int = 50,
 ) -> list[Incident]:
-    """Incidents `user_id` may see, newest first: every public one, private ones they are a member of (all for admins)."""
+    """Incidents `user_id` may see, newest first: every public one and private ones they are a member of (all for
+    admins); guests see only incidents whose channels they are in."""
     stmt = select(Incident).where(Incident.team_id == team_id)
     if statuses:
         stmt = stmt.where(Incident.status.in_(statuses))
@@ -98,6 +100,9 @@ async def visible_incidents(
         member_of = select(IncidentMember.incident_id).where(
             IncidentMember.team_id == team_id, IncidentMember.user_id == user_id
         )
-        stmt = stmt.where((Incident.private.is_(False)) | (Incident.id.in_(member_of)))
+        if is_guest:
+            stmt = stmt.where(Incident.id.in_(member_of))
+        else:
+            stmt = stmt.where((Incident.private.is_(False)) | (Incident.id.in_(member_of)))
     stmt = stmt.order_by(Incident.number.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())

@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
-from sqlalchemy import select
 
 from bot import slack_ids as ids
 from bot.container import Container
@@ -22,7 +21,7 @@ from bot.permissions import admin_refusal
 from db.components import list_components
 from db.identities import identities_of
 from db.incidents import visible_incidents
-from db.models import IncidentMember, Usergroup
+from db.models import Usergroup
 from db.sos import list_sos_targets
 from db.tags import CONVERSATION_TAGS, DEV_FIREFIGHTER, USERGROUP_TAGS, tagged_conversation, tagged_usergroup
 from db.usergroups import list_usergroups
@@ -51,7 +50,6 @@ from listeners.blocks.home import (
 )
 
 NOT_CLOSED = tuple(str(s) for s in Status if s is not Status.CLOSED)
-GUEST_SCAN_LIMIT = 1000
 
 
 def team_of(body: dict[str, Any]) -> str:
@@ -93,28 +91,15 @@ async def load_home(
     }
     async with container.sessions() as session:
         if tab == OVERVIEW:
-            wanted = (page + 1) * INCIDENTS_PAGE_SIZE + 1
-            guest = actor.is_guest and not actor.is_admin
             rows = await visible_incidents(
                 session,
                 team_id=team_id,
                 user_id=actor.user_id,
                 is_admin=actor.is_admin,
+                is_guest=actor.is_guest,
                 statuses=NOT_CLOSED,
-                limit=GUEST_SCAN_LIMIT if guest else wanted,
+                limit=(page + 1) * INCIDENTS_PAGE_SIZE + 1,
             )
-            if guest:
-                # Guests work only inside incident channels they are in; App Home shows them no more than that.
-                member_of = set(
-                    (
-                        await session.scalars(
-                            select(IncidentMember.incident_id).where(
-                                IncidentMember.team_id == team_id, IncidentMember.user_id == actor.user_id
-                            )
-                        )
-                    ).all()
-                )
-                rows = [r for r in rows if r.id in member_of][:wanted]
             shown = rows[page * INCIDENTS_PAGE_SIZE : (page + 1) * INCIDENTS_PAGE_SIZE]
             base["incidents"] = [
                 IncidentLine(

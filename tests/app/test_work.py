@@ -263,8 +263,10 @@ async def test_guests_act_only_inside_incident_channels_they_are_in(vigil: Vigil
     incident = await open_incident(vigil, "Partner API down")
     channel = incident.channel_id or ""
     assert "Guests can act" in await say(vigil, f"{incident.number} investigating", user=CAROL)
+    assert f"INC-{incident.number}" not in await say(vigil, "list", user=CAROL)
     await vigil.emu.user_joins(CAROL, channel)
     await vigil.settle()
+    assert f"INC-{incident.number}" in await say(vigil, "list", user=CAROL)
     assert "Guests can act" in await say(vigil, f"{incident.number} investigating", user=CAROL, channel=GENERAL)
     assert "investigating" in await say(vigil, "investigating", user=CAROL, channel=channel)
     assert (await reload(vigil, incident)).status == "investigating"
