@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot.container import Container
 from bot.directory import Directory
 from bot.incidents.access import Actor
+from bot.incidents.errors import InvalidInput
 from bot.permissions import admin_refusal, require_admin
 from db.incidents import get_by_channel
 from listeners.home import team_of, user_of
@@ -40,6 +41,14 @@ async def admin_for_button(ack: AsyncAck, *, directory: Directory, body: dict[st
     """Ack the press, then the admin check: a non-admin gets NotAllowed, which the error handler sends them."""
     await ack()
     return await require_admin(directory, team_id=team_of(body), user_id=user_of(body), doing=doing)
+
+
+def button_item_id(action: dict[str, Any], what: str) -> int:
+    """The id an edit button carries in its value (e.g. a component's); a clear refusal when it carries none."""
+    try:
+        return int(str(action.get("value") or ""))
+    except ValueError:
+        raise InvalidInput(f"That button does not name {what}; reopen App Home.") from None
 
 
 def metadata(view: dict[str, Any]) -> dict[str, Any]:

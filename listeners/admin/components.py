@@ -18,6 +18,7 @@ from db.usergroups import known_usergroup_ids
 from listeners.admin.common import (
     admin_for_button,
     admin_for_submission,
+    button_item_id,
     metadata,
     selected_options,
     state_value,
@@ -43,10 +44,7 @@ async def open_edit(
 ) -> None:
     await admin_for_button(ack, directory=directory, body=body, doing=DOING)
     team_id = team_of(body)
-    try:
-        wanted = int(str(action.get("value") or ""))
-    except ValueError:
-        raise InvalidInput("That button does not name a component; reopen App Home.") from None
+    wanted = button_item_id(action, "a component")
     async with container.sessions() as session:
         component = await get_component(session, team_id=team_id, component_id=wanted)
     if component is None:

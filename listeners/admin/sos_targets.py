@@ -17,6 +17,7 @@ from db.usergroups import known_usergroup_ids
 from listeners.admin.common import (
     admin_for_button,
     admin_for_submission,
+    button_item_id,
     conversation_problem,
     metadata,
     selected_conversation,
@@ -44,10 +45,7 @@ async def open_edit(
 ) -> None:
     await admin_for_button(ack, directory=directory, body=body, doing=DOING)
     team_id = team_of(body)
-    try:
-        wanted = int(str(action.get("value") or ""))
-    except ValueError:
-        raise InvalidInput("That button does not name an SOS target; reopen App Home.") from None
+    wanted = button_item_id(action, "an SOS target")
     async with container.sessions() as session:
         target = await get_sos_target(session, team_id=team_id, target_id=wanted)
     if target is None:
