@@ -1,4 +1,4 @@
-"""`ChatPort` over the Slack Web API: renders cards with `listeners.blocks` and maps Slack errors to `ChatError`."""
+"""`ChatPort` over the Slack Web API: renders cards with `bot.blocks` and maps Slack errors to `ChatError`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.incident import announcement_blocks, deploy_warning_blocks, headline, opening_blocks
 from bot.incidents.ports import ChatError, IncidentCard, NameTaken
-from listeners.blocks.incident import announcement_blocks, deploy_warning_blocks, headline, opening_blocks
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
+from bot.blocks.home import KIND_LABELS
 from bot.container import Container
 from bot.incidents.errors import InvalidInput, NotAllowed
 from commands.grammar import LinkKind, ParsedCommand, usage
 from db.identities import EMAIL_MATCH, MANUAL, get_identity, identities_of, link_identity
-from listeners.blocks.home import KIND_LABELS
 
 # What an id looks like in each tool; a typo is answered here rather than discovered at the next page or sync.
 ID_FORMATS: dict[LinkKind, tuple[re.Pattern[str], str]] = {

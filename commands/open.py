@@ -6,10 +6,10 @@ from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 
+from bot.blocks.declare import declare_modal
 from bot.container import Container
 from commands.grammar import ParsedCommand
 from db.components import list_components
-from listeners.blocks.declare import declare_modal
 
 
 async def open_declare_modal(

@@ -10,6 +10,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import slack_ids as ids
+from bot.blocks.admin import MAX_SOS_MESSAGE, sos_request_modal, sos_request_text
+from bot.blocks.home import SosTargetLine, esc
 from bot.container import Container
 from bot.directory import Directory
 from bot.incidents.errors import NotFound, VigilError
@@ -18,8 +20,6 @@ from bot.incidents.text import clean_text
 from commands.grammar import ParsedCommand
 from db.sos import get_sos_target, list_sos_targets
 from listeners.admin.common import metadata, selected_option, state_value, text_of
-from listeners.blocks.admin import MAX_SOS_MESSAGE, sos_request_modal, sos_request_text
-from listeners.blocks.home import SosTargetLine, esc
 from listeners.home import team_of, user_of
 
 log = logging.getLogger(__name__)

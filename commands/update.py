@@ -8,13 +8,13 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import slack_ids as ids
+from bot.blocks.update import update_modal
 from bot.container import Container
 from bot.incidents.errors import VigilError
 from bot.incidents.states import Severity
 from bot.incidents.text import clean_line
 from commands.grammar import ParsedCommand
 from db.models import Incident
-from listeners.blocks.update import update_modal
 
 
 async def open_update_modal(

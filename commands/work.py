@@ -12,6 +12,8 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
+from bot.blocks.incident import list_line, status_text
+from bot.blocks.timeline import timeline_blocks, timeline_text
 from bot.container import Container
 from bot.incidents.access import Actor
 from bot.incidents.errors import InvalidInput
@@ -21,8 +23,6 @@ from bot.incidents.surfaces import card_of
 from commands.grammar import ParsedCommand
 from db.incidents import ACTIVE_STATUSES, timeline_of, visible_incidents
 from db.models import Incident
-from listeners.blocks.incident import list_line, status_text
-from listeners.blocks.timeline import timeline_blocks, timeline_text
 
 MOVES = {
     "investigating": Status.INVESTIGATING,

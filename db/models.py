@@ -158,6 +158,8 @@ class Incident(Base):
     announcement_channel_id: Mapped[str | None] = mapped_column(SlackId)
     announcement_ts: Mapped[str | None] = mapped_column(String(32))
     dedup_key: Mapped[str | None] = mapped_column(String(255))
+    # The declare form this incident came from (Slack's view id): the same form submitted twice opens one incident.
+    request_key: Mapped[str | None] = mapped_column(String(64))
     closure_reason: Mapped[str | None] = mapped_column(String(32))
     resolution: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -176,6 +178,7 @@ class Incident(Base):
 
     __table_args__ = (
         UniqueConstraint("team_id", "number"),
+        UniqueConstraint("team_id", "request_key"),
         Index("ix_incident_channel", "team_id", "channel_id"),
         Index("ix_incident_dedup", "team_id", "dedup_key"),
         Index("ix_incident_status", "team_id", "status"),
@@ -232,6 +235,10 @@ class ProcessedEvent(Base):
     team_id: Mapped[str] = mapped_column(TeamId, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    # A claim is taken before handling and finished after it: an unfinished claim older than a grace period may be
+    # taken again on Slack's retry (the handler died in between); a finished one never is.
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    done_at: Mapped[datetime | None] = mapped_column()
 
 
 class SosTarget(Base):

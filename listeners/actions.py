@@ -12,12 +12,12 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import slack_ids as ids
+from bot.blocks.update import update_modal
 from bot.container import Container
 from bot.incidents.errors import InvalidInput
 from bot.incidents.states import Status
 from commands.update import handle_update_submission
 from db.models import Incident
-from listeners.blocks.update import update_modal
 
 
 async def _incident(body: dict[str, Any], container: Container) -> tuple[str, Incident]:

@@ -12,22 +12,8 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import slack_ids as ids
-from bot.container import Container
-from bot.directory import Directory
-from bot.incidents.access import Actor
-from bot.incidents.errors import NotAllowed
-from bot.incidents.states import Status
-from bot.permissions import admin_refusal
-from db.components import list_components
-from db.identities import identities_of
-from db.incidents import visible_incidents
-from db.models import Usergroup
-from db.sos import list_sos_targets
-from db.tags import CONVERSATION_TAGS, DEV_FIREFIGHTER, USERGROUP_TAGS, tagged_conversation, tagged_usergroup
-from db.usergroups import list_usergroups
-from db.workspaces import workspace_settings
-from listeners.blocks.declare import declare_modal
-from listeners.blocks.home import (
+from bot.blocks.declare import declare_modal
+from bot.blocks.home import (
     ADMIN_TABS,
     COMPONENTS,
     INCIDENTS_PAGE_SIZE,
@@ -48,6 +34,20 @@ from listeners.blocks.home import (
     home_view,
     read_home_metadata,
 )
+from bot.container import Container
+from bot.directory import Directory
+from bot.incidents.access import Actor
+from bot.incidents.errors import NotAllowed
+from bot.incidents.states import Status
+from bot.permissions import admin_refusal
+from db.components import list_components
+from db.identities import identities_of
+from db.incidents import visible_incidents
+from db.models import Usergroup
+from db.sos import list_sos_targets
+from db.tags import CONVERSATION_TAGS, DEV_FIREFIGHTER, USERGROUP_TAGS, tagged_conversation, tagged_usergroup
+from db.usergroups import list_usergroups
+from db.workspaces import workspace_settings
 
 NOT_CLOSED = tuple(str(s) for s in Status if s is not Status.CLOSED)
 

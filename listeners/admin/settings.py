@@ -7,13 +7,13 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import slack_ids as ids
+from bot.blocks.admin import OPTIONAL_REMINDERS, REMINDER_BLOCKS, settings_modal
+from bot.blocks.home import SETTINGS, SettingsLine
 from bot.container import Container
 from bot.directory import Directory
 from bot.incidents.errors import NotFound
 from db.workspaces import WorkspaceSettings, save_workspace_settings, workspace_settings
 from listeners.admin.common import admin_for_button, admin_for_submission, state_value, text_of
-from listeners.blocks.admin import OPTIONAL_REMINDERS, REMINDER_BLOCKS, settings_modal
-from listeners.blocks.home import SETTINGS, SettingsLine
 from listeners.home import publish_home, team_of, user_of
 
 DOING = "change workspace settings"

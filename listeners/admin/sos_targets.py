@@ -8,6 +8,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from sqlalchemy.exc import IntegrityError
 
 from bot import slack_ids as ids
+from bot.blocks.admin import MAX_SOS_NAME, sos_target_modal
+from bot.blocks.home import SOS, SosTargetLine
 from bot.container import Container
 from bot.directory import Directory
 from bot.incidents.errors import InvalidInput, NotFound
@@ -27,8 +29,6 @@ from listeners.admin.common import (
     text_of,
     ticked,
 )
-from listeners.blocks.admin import MAX_SOS_NAME, sos_target_modal
-from listeners.blocks.home import SOS, SosTargetLine
 from listeners.home import load_usergroups, publish_home, team_of, user_of
 
 DOING = "manage SOS targets"

@@ -13,6 +13,8 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import slack_ids as ids
+from bot.blocks.admin import CONVERSATION_TAG_BLOCKS, USERGROUP_TAG_BLOCKS, tags_modal
+from bot.blocks.home import TAGS
 from bot.container import Container
 from bot.directory import Directory
 from db.tags import (
@@ -33,8 +35,6 @@ from listeners.admin.common import (
     selected_option,
     state_value,
 )
-from listeners.blocks.admin import CONVERSATION_TAG_BLOCKS, USERGROUP_TAG_BLOCKS, tags_modal
-from listeners.blocks.home import TAGS
 from listeners.home import load_usergroups, publish_home, team_of, user_of
 
 DOING = "change tags"

@@ -11,6 +11,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 
 from bot import slack_ids as ids
+from bot.blocks.admin import usergroup_import_modal
+from bot.blocks.home import USERGROUPS
 from bot.container import Container
 from bot.directory import Directory
 from bot.incidents.errors import InvalidInput, NotFound
@@ -19,8 +21,6 @@ from db.sos import usergroup_in_sos_targets
 from db.tags import USERGROUP_TAGS, tagged_usergroup
 from db.usergroups import delete_usergroup, get_usergroup, upsert_usergroup
 from listeners.admin.common import admin_for_button, admin_for_submission, state_value, text_of
-from listeners.blocks.admin import usergroup_import_modal
-from listeners.blocks.home import USERGROUPS
 from listeners.home import publish_home, team_of, user_of
 
 DOING = "manage usergroups"

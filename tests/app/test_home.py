@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import slack_ids as ids
+from bot.blocks.home import TABS
 from bot.emulator import SlackEmulator, check_view
 from bot.emulator.state import ViewRecord
 from bot.incidents.states import Severity
 from db.identities import EMAIL_MATCH, MANUAL, link_identity
 from db.models import Component, Incident, SosTarget, Usergroup
 from db.tags import DEV_FIREFIGHTER
-from listeners.blocks.home import TABS
 from tests.app.conftest import ALICE, BOB, CAROL, GENERAL, StartVigil, Vigil
 from tests.app.test_declare import declare_values
 

@@ -11,8 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import slack_ids as ids
-from bot.emulator import check_view
-from listeners.blocks.admin import (
+from bot.blocks.admin import (
     component_modal,
     settings_modal,
     sos_request_modal,
@@ -21,7 +20,7 @@ from listeners.blocks.admin import (
     tags_modal,
     usergroup_import_modal,
 )
-from listeners.blocks.home import (
+from bot.blocks.home import (
     ADMIN_TABS,
     INCIDENTS_PAGE_SIZE,
     LIST_PAGE_SIZE,
@@ -38,6 +37,7 @@ from listeners.blocks.home import (
     home_view,
     read_home_metadata,
 )
+from bot.emulator import check_view
 
 LONG = "x" * 400
 

@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from bot import slack_ids as ids
+from bot.blocks.declare import SEVERITY_HINTS, _option
 from db.models import Incident
-from listeners.blocks.declare import SEVERITY_HINTS, _option
 
 
 def update_modal(incident: Incident) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot import slack_ids as ids
-from listeners.blocks.home import TAG_HELP, ComponentLine, SettingsLine, SosTargetLine, UsergroupLine, clip, esc
+from bot.blocks.home import TAG_HELP, ComponentLine, SettingsLine, SosTargetLine, UsergroupLine, clip, esc
 
 MAX_SOS_NAME = 80
 MAX_COMPONENT_NAME = 120
