@@ -10,13 +10,13 @@
         await emu.wait_for_call("views.open")
         await handler.close_async()
 
-Wire formats follow the team's SLACK-WIRE reference; Block Kit limits live in `limits.py` as pure functions.
+Wire formats follow Slack's; Block Kit limits live in `limits.py` as pure functions.
 """
 
 from __future__ import annotations
 
 from bot.emulator.limits import check_message_blocks, check_view
-from bot.emulator.records import AckResult, EnvelopeRecord, RecordedCall
+from bot.emulator.records import AckResult, EnvelopeRecord, ProtocolError, RecordedCall
 from bot.emulator.server import DEFAULT_SCOPES, SlackEmulator
 from bot.emulator.state import ResponsePost, WorkspaceState
 
@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_SCOPES",
     "AckResult",
     "EnvelopeRecord",
+    "ProtocolError",
     "RecordedCall",
     "ResponsePost",
     "SlackEmulator",

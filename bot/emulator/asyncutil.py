@@ -44,14 +44,20 @@ class Signal:
 class Background:
     """Tracks fire-and-forget tasks so `stop()` leaves nothing running."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_done: Callable[[], None] | None = None) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._on_done = on_done
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if self._on_done is not None:
+            self._on_done()  # waiters on "nothing left in the background" re-check
 
     async def cancel_all(self) -> None:
         while self._tasks:

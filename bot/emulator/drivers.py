@@ -13,7 +13,7 @@ from bot.emulator.events import EventBus
 from bot.emulator.ids import Clock, Ids
 from bot.emulator.limits import check_message_blocks
 from bot.emulator.methods.base import ensure_im
-from bot.emulator.records import AckResult
+from bot.emulator.records import AckResult, ProtocolError
 from bot.emulator.socket_mode import SocketHub
 from bot.emulator.state import Ephemeral, Message, ResponseUrl, Trigger, ViewRecord, WorkspaceState
 
@@ -59,6 +59,8 @@ class Driver:
         self.hub = hub
         self.events = events
         self.base_url = base_url
+        # Acks Slack would have refused, in order; `SlackEmulator.protocol_errors` exposes them.
+        self.protocol_errors: list[ProtocolError] = []
 
     # ---- handles ------------------------------------------------------------------------------------------------
     def new_trigger_id(self, user_id: str = "") -> str:
@@ -101,6 +103,7 @@ class Driver:
             blocks = result.payload.get("blocks")
             if blocks is not None:
                 result.limit_errors = check_message_blocks(blocks)
+                self._flag("slash_commands", result, user_id=user_id)
             if not result.limit_errors and (result.payload.get("text") or blocks):
                 self.show_reply(result.payload, user_id=user_id, channel_id=channel_id, source="ack")
         return result
@@ -275,7 +278,21 @@ class Driver:
         result = await self.hub.request("interactive", payload, accepts_response_payload=True)
         if result.acked:
             result.limit_errors = self._apply_response_action(user_id, record, view, result.payload or {})
+            self._flag("view_submission", result, user_id=user_id, callback_id=str(view.get("callback_id") or ""))
         return result
+
+    def _flag(self, kind: str, result: AckResult, *, user_id: str, callback_id: str = "") -> None:
+        """Record an ack Slack would have answered with its generic error rather than applied."""
+        if result.limit_errors:
+            self.protocol_errors.append(
+                ProtocolError(
+                    kind=kind,
+                    envelope_id=result.envelope_id,
+                    user_id=user_id,
+                    messages=list(result.limit_errors),
+                    callback_id=callback_id,
+                )
+            )
 
     def _apply_response_action(
         self, user_id: str, record: ViewRecord | None, view: dict[str, Any], answer: dict[str, Any]

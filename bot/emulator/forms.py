@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# element type -> key of its value object in state.values (SLACK-WIRE §2.5)
+# element type -> key of its value object in state.values
 _SINGLE_OPTION = {"static_select", "external_select", "radio_buttons"}
 _MULTI_OPTION = {"multi_static_select", "multi_external_select", "checkboxes"}
 _SCALAR_KEYS = {

@@ -1,4 +1,4 @@
-"""Block Kit limit checks (SLACK-WIRE §4), as pure functions.
+"""Block Kit limit checks, as pure functions.
 
 Each returns Slack-style messages such as `"must be less than 3001 characters [json-pointer:/blocks/0/text/text]"`;
 an empty list means Slack would accept the payload. Tests elsewhere call these directly on rendered blocks.

@@ -186,7 +186,7 @@ def team_ref(identity: AppIdentity) -> dict[str, Any]:
 
 
 def event_callback(identity: AppIdentity, event: dict[str, Any], *, event_id: str, event_time: int) -> dict[str, Any]:
-    """The `event_callback` wrapper of an `events_api` envelope (SLACK-WIRE §2.2)."""
+    """The `event_callback` wrapper of an `events_api` envelope."""
     channel = event.get("channel") or event.get("channel_id") or (event.get("item") or {}).get("channel") or ""
     if isinstance(channel, dict):
         channel = channel.get("id", "")
@@ -226,7 +226,7 @@ def slash_command(
     response_url: str,
     trigger_id: str,
 ) -> dict[str, Any]:
-    """A slash-command payload: every value a string (SLACK-WIRE §2.1)."""
+    """A slash-command payload: every value a string."""
     return {
         "token": "verification-token",
         "team_id": identity.team_id,

@@ -72,3 +72,16 @@ class EnvelopeRecord:
     def event_type(self) -> str | None:
         event = self.payload.get("event")
         return str(event.get("type")) if isinstance(event, dict) else None
+
+
+@dataclass
+class ProtocolError:
+    """An ack Slack would have refused (the person sees Slack's generic "trouble connecting" error instead).
+
+    `kind` is the payload type (`view_submission`, `slash_commands`); `messages` say what was wrong."""
+
+    kind: str
+    envelope_id: str
+    user_id: str
+    messages: list[str]
+    callback_id: str = ""

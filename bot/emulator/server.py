@@ -16,7 +16,7 @@ from bot.emulator.events import EventBus
 from bot.emulator.humans import Humans
 from bot.emulator.ids import Clock, Ids
 from bot.emulator.payloads import user_object, usergroup_object
-from bot.emulator.records import AckResult, EnvelopeRecord, RecordedCall
+from bot.emulator.records import AckResult, EnvelopeRecord, ProtocolError, RecordedCall
 from bot.emulator.responses import ResponseUrls
 from bot.emulator.socket_mode import SocketHub
 from bot.emulator.state import AppIdentity, Channel, Message, ResponsePost, User, Usergroup, WorkspaceState
@@ -87,7 +87,7 @@ class SlackEmulator:
         self.state = WorkspaceState(identity=identity)
         self.ids = Ids(clock, team_id)
         self._signal = Signal()
-        self._background = Background()
+        self._background = Background(on_done=self._signal.notify)
         self._hub = SocketHub(identity=identity, ids=self.ids, clock=clock, ack_timeout=ack_timeout, signal=self._signal)
         self._events = EventBus(
             hub=self._hub,
@@ -178,6 +178,16 @@ class SlackEmulator:
         return [e for e in self._hub.envelopes if e.event_id == event_id]
 
     @property
+    def protocol_errors(self) -> list[ProtocolError]:
+        """Acks Slack would have refused (e.g. modal `errors` keyed by something other than an input block_id)."""
+        return self._driver.protocol_errors
+
+    @property
+    def busy(self) -> bool:
+        """True while an envelope awaits its ack or an event waits to be (re)delivered: the app has work coming."""
+        return bool(len(self._background)) or self._hub.awaiting_acks > 0
+
+    @property
     def latency(self) -> float:
         return self._web.latency
 
@@ -188,7 +198,7 @@ class SlackEmulator:
     def fail_next(
         self, method: str, *, error: str = "ratelimited", status: int | None = None, retry_after: int = 0, times: int = 1
     ) -> None:
-        """Queue failures for the next `times` calls to `method` (see SLACK-WIRE §3.2 for their shapes)."""
+        """Queue failures for the next `times` calls to `method`."""
         self._web.fail_next(method, error=error, status=status, retry_after=retry_after, times=times)
 
     async def wait_until(self, predicate: Any, timeout: float = 5.0, what: str = "condition") -> Any:  # noqa: ASYNC109

@@ -1,4 +1,4 @@
-"""Socket Mode: the `/link/` websocket, envelopes out, acks back (SLACK-WIRE §1)."""
+"""Socket Mode: the `/link/` websocket, envelopes out, acks back."""
 
 from __future__ import annotations
 
@@ -137,6 +137,11 @@ class SocketHub:
         return active[next(self._round_robin) % len(active)]
 
     # ---- envelopes ------------------------------------------------------------------------------------------------
+    @property
+    def awaiting_acks(self) -> int:
+        """Envelopes sent whose ack has not come back yet (one acked but not yet collected counts as answered)."""
+        return sum(1 for future, _ in self._pending.values() if not future.done())
+
     async def request(
         self,
         kind: str,

@@ -33,7 +33,7 @@ class Failure:
 
 
 async def read_arguments(request: web.Request) -> dict[str, Any]:
-    """Query string, then form body, then JSON body, merged as Slack does (SLACK-WIRE §3.1)."""
+    """Query string, then form body, then JSON body, merged as Slack does."""
     args: dict[str, Any] = dict(request.query)
     if request.can_read_body:
         content_type = request.content_type
