@@ -1,4 +1,8 @@
-"""`vigil check`: configuration, database and Slack, each as one line. Never posts anything, never shows a secret."""
+"""`vigil check`: configuration, database and both Slack tokens, each as one line.
+
+Never posts anything and never shows a secret: Slack is asked `auth.test` (bot token) and `apps.connections.open`
+(app-level token), whose websocket URL is thrown away unused.
+"""
 
 from __future__ import annotations
 
@@ -68,19 +72,22 @@ async def run_checks(settings: Settings) -> list[CheckResult]:
                     CheckResult("database", "failed", f"{backend} at revision {revision or 'empty'}; run `vigil migrate`")
                 )
         results.append(await _check_slack(settings, engine if migrated else None))
+        results.append(await _check_socket_mode(settings))
     finally:
         await engine.dispose()
     return results
 
 
 async def _check_slack(settings: Settings, engine: AsyncEngine | None) -> CheckResult:
+    """`auth.test` with the bot token; on a migrated database the workspace is recorded, as `vigil run` does."""
     if settings.slack_bot_token is None:
-        return CheckResult("slack", "skipped", "SLACK_BOT_TOKEN not set")
+        return CheckResult("slack", "failed", "SLACK_BOT_TOKEN not set")
     client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=10)
     try:
         resp = await client.auth_test()
     except SlackApiError as exc:
-        return CheckResult("slack", "failed", f"auth.test answered {exc.response.get('error', exc.response.status_code)}")
+        error = exc.response.get("error", exc.response.status_code)
+        return CheckResult("slack", "failed", f"auth.test answered {error}; check SLACK_BOT_TOKEN")
     except Exception as exc:
         return CheckResult("slack", "failed", f"auth.test unreachable at {settings.slack_api_url} ({type(exc).__name__})")
     team_id, team = str(resp["team_id"]), str(resp.get("team", ""))
@@ -90,3 +97,26 @@ async def _check_slack(settings: Settings, engine: AsyncEngine | None) -> CheckR
                 session, team_id=team_id, name=team, url=str(resp.get("url", "")), bot_user_id=str(resp.get("user_id", ""))
             )
     return CheckResult("slack", "ok", f"team {team_id} ({team}), bot {resp.get('user_id')}")
+
+
+async def _check_socket_mode(settings: Settings) -> CheckResult:
+    """`apps.connections.open` with the app-level token: it only hands out a websocket URL, which is not used."""
+    if settings.slack_app_token is None:
+        return CheckResult("socket_mode", "failed", "SLACK_APP_TOKEN not set")
+    client = AsyncWebClient(base_url=settings.slack_api_url, timeout=10)
+    try:
+        resp = await client.apps_connections_open(app_token=settings.slack_app_token.get_secret_value())
+    except SlackApiError as exc:
+        error = exc.response.get("error", exc.response.status_code)
+        return CheckResult(
+            "socket_mode",
+            "failed",
+            f"apps.connections.open answered {error}; check SLACK_APP_TOKEN (an app-level token with connections:write)",
+        )
+    except Exception as exc:
+        return CheckResult(
+            "socket_mode", "failed", f"apps.connections.open unreachable at {settings.slack_api_url} ({type(exc).__name__})"
+        )
+    if not str(resp.get("url", "")).startswith(("wss://", "ws://")):
+        return CheckResult("socket_mode", "failed", "apps.connections.open returned no websocket URL")
+    return CheckResult("socket_mode", "ok", "SLACK_APP_TOKEN can open Socket Mode connections")

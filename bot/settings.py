@@ -1,4 +1,4 @@
-"""Settings are read once, from the environment or a `.env` file, and passed down (SPEC §2).
+"""Settings are read once, from the environment or a `.env` file, and passed down.
 
 A bad value never produces a traceback: `load_settings` raises `ConfigError` holding one line per problem, each
 naming the variable and never echoing the value (it may be a secret).
@@ -19,6 +19,13 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 ASYNC_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+# Where a newcomer without tokens goes next: a real workspace, or the emulator that needs none.
+TOKEN_HINT = "see docs/setup-slack.md to connect a workspace, or try `vigil sandbox` (no Slack needed)"
+MISSING_TOKEN = {
+    "SLACK_BOT_TOKEN": f"required: the bot token (xoxb-...) Slack shows when the app is installed; {TOKEN_HINT}",
+    "SLACK_APP_TOKEN": f"required: an app-level token (xapp-...) with connections:write; {TOKEN_HINT}",
+}
 
 
 class ConfigError(Exception):
@@ -58,14 +65,14 @@ class Settings(BaseSettings):
     @classmethod
     def _bot_token(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and not v.get_secret_value().startswith("xoxb-"):
-            raise ValueError("must be a bot token starting with xoxb-")
+            raise ValueError("must be a bot token starting with xoxb- (not a user or app-level token)")
         return v
 
     @field_validator("slack_app_token")
     @classmethod
     def _app_token(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and not v.get_secret_value().startswith("xapp-"):
-            raise ValueError("must be an app-level token starting with xapp-")
+            raise ValueError("must be an app-level token starting with xapp- (not the bot token)")
         return v
 
     @field_validator("slack_api_url")
@@ -137,14 +144,18 @@ class Settings(BaseSettings):
         return frozenset(admin_ids(self.admins))
 
     def require_slack(self) -> None:
-        """`vigil run` needs both tokens; other verbs do not."""
-        problems = []
-        if self.slack_bot_token is None:
-            problems.append("SLACK_BOT_TOKEN: required (a bot token starting with xoxb-)")
-        if self.slack_app_token is None:
-            problems.append("SLACK_APP_TOKEN: required (an app-level token starting with xapp-, scope connections:write)")
+        """`vigil run` and `vigil check` need both tokens; other verbs do not (`load_settings(require_slack=True)`)."""
+        tokens = {"SLACK_BOT_TOKEN": self.slack_bot_token, "SLACK_APP_TOKEN": self.slack_app_token}
+        problems = [f"{var}: {MISSING_TOKEN[var]}" for var, value in tokens.items() if value is None]
         if problems:
             raise ConfigError(problems)
+
+
+class SlackSettings(Settings):
+    """Settings for the verbs that talk to Slack: both tokens are required, reported with every other problem."""
+
+    slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr = Field(alias="SLACK_APP_TOKEN")
 
 
 def admin_ids(raw: str) -> list[str]:
@@ -181,15 +192,18 @@ def format_validation_error(exc: ValidationError) -> list[str]:
     for err in exc.errors(include_input=False, include_url=False):
         loc = str(err["loc"][0]) if err["loc"] else "?"
         var = names.get(loc, loc)
-        msg = str(err.get("msg", "invalid"))
-        msg = msg.removeprefix("Value error, ")
+        if err["type"] == "missing" and var in MISSING_TOKEN:
+            msg = MISSING_TOKEN[var]
+        else:
+            msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         lines.append(f"{var}: {msg}")
     return lines
 
 
-def load_settings(env_file: str | None = ".env", **overrides: Any) -> Settings:
-    """Read settings once; raise ConfigError with one line per problem."""
+def load_settings(env_file: str | None = ".env", *, require_slack: bool = False, **overrides: Any) -> Settings:
+    """Read settings once; raise ConfigError with one line per problem (missing tokens too, with `require_slack`)."""
+    cls = SlackSettings if require_slack else Settings
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return cls(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
