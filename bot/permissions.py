@@ -1,5 +1,5 @@
-"""Admin checks for App Home's back-office (SPEC §5): checked on every button press and view submission, not only
-hidden, because a payload can be forged by anyone who can reach the app."""
+"""Admin checks for App Home's back-office: made by the services on every button press and view submission, not
+only by hiding buttons, because a payload can be forged by anyone who can reach the app."""
 
 from __future__ import annotations
 

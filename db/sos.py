@@ -1,4 +1,4 @@
-"""SOS targets (SPEC §5): where `/incident sos` asks for help. Names are unique per workspace, case-insensitively."""
+"""SOS targets: where `/incident sos` asks for help. Names are unique per workspace, case-insensitively."""
 
 from __future__ import annotations
 

@@ -58,3 +58,13 @@ async def save_workspace_settings(session: AsyncSession, *, team_id: str, settin
     ws.reminder_minutes = {sev: settings.reminder_minutes[sev] for sev in SEVERITIES if sev in settings.reminder_minutes}
     await session.flush()
     return True
+
+
+async def lock_workspace(session: AsyncSession, *, team_id: str) -> bool:
+    """Hold the workspace row until the transaction ends, so that back-office writes of one workspace (check, then
+    write) run one at a time: two admins adding "Search" and "search" at once must not both pass the name check.
+
+    `FOR NO KEY UPDATE` leaves inserts that merely reference the workspace alone. SQLite needs nothing: its
+    `BEGIN IMMEDIATE` already serialises writers. False when the workspace is not recorded."""
+    stmt = select(Workspace.team_id).where(Workspace.team_id == team_id).with_for_update(key_share=True)
+    return (await session.scalar(stmt)) is not None

@@ -1,5 +1,6 @@
 """Block Kit for the App Home back-office modals (tags, SOS targets, components, usergroups, settings) and for the
-`/incident sos` request. Pure functions; the listeners in listeners/admin/ and commands/sos.py read them back."""
+`/incident sos` request. Pure functions; listeners/admin/ and listeners/sos.py read the submissions back. The
+length limits here are the ones the checks enforce too (bot/admin/forms.py, bot/sos.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Block Kit for App Home (SPEC §5): everyone's overview, and the admin tabs. Pure functions over plain data.
+"""Block Kit for App Home: everyone's overview, and the admin tabs. Pure functions over plain data.
 
 Every list is paged so that a view stays far below Slack's 100-block limit whatever the workspace holds.
 """

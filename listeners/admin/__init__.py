@@ -1,19 +1,20 @@
-"""App Home's back-office: tags, SOS targets, components, usergroups, workspace settings (SPEC §5).
+"""App Home's back-office doors: one skeleton (screens.py) and a screen per thing admins edit.
 
-Every button and every modal submission checks that the user is an admin when it arrives; hiding the buttons from
-others is a courtesy, not the check.
+Every button and every modal submission is checked for admin rights by the admin service when it arrives; hiding
+the buttons from others is a courtesy, not the check.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from listeners.admin import components, settings, sos_targets, tags, usergroups
+from listeners.admin.screens import Screen, register_screen
+
+SCREENS: tuple[Screen[Any], ...] = (tags.SCREEN, sos_targets.SCREEN, components.SCREEN, usergroups.SCREEN, settings.SCREEN)
+
 
 def register(registry: Any) -> None:
-    from listeners.admin import components, settings, sos_targets, tags, usergroups
-
-    tags.register(registry)
-    sos_targets.register(registry)
-    components.register(registry)
-    usergroups.register(registry)
-    settings.register(registry)
+    for screen in SCREENS:
+        register_screen(registry, screen)
+    usergroups.register_menu(registry)

@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 from bot import slack_ids as ids
+from bot.admin.forms import ComponentForm, SosTargetForm, UsergroupForm
 from bot.blocks.home import TABS
 from bot.emulator import SlackEmulator, check_view
 from bot.emulator.state import ViewRecord
 from bot.incidents.states import Severity
-from db.identities import EMAIL_MATCH, MANUAL, link_identity
-from db.models import Component, Incident, SosTarget, Usergroup
+from db.identities import EMAIL_MATCH, link_identity
+from db.models import Incident
 from db.tags import DEV_FIREFIGHTER
 from tests.app.conftest import ALICE, BOB, CAROL, GENERAL, StartVigil, Vigil
 from tests.app.test_declare import declare_values
@@ -97,11 +99,12 @@ async def test_non_admin_home_shows_their_world_and_no_admin_sections(vigil: Vig
     public = await declare(vigil, "Checkout <down> & slow", "P2")
     secret = await declare(vigil, "Leaked key", "P1", private=True)
     await vigil.tag(DEV_FIREFIGHTER, GENERAL)
+    await vigil.container.identities.link(
+        team_id=vigil.team_id, user_id=BOB, subject=BOB, kind="github", external_id="bobby"
+    )
+    # Email matches come from integration syncs, which write through the repository.
     async with vigil.container.sessions() as session, session.begin():
         now = datetime.now(UTC)
-        await link_identity(
-            session, team_id=vigil.team_id, user_id=BOB, kind="github", external_id="bobby", source=MANUAL, by=BOB, at=now
-        )
         await link_identity(
             session,
             team_id=vigil.team_id,
@@ -158,8 +161,7 @@ async def test_member_of_a_private_incident_sees_it_and_a_guest_sees_only_their_
 
 
 async def test_declare_button_opens_the_declare_modal(vigil: Vigil) -> None:
-    async with vigil.container.sessions() as session, session.begin():
-        session.add(Component(team_id=vigil.team_id, name="Payments", usergroup_ids=[]))
+    await vigil.container.admin.save_component(team_id=vigil.team_id, user_id=ALICE, form=ComponentForm(name="Payments"))
     await open_home(vigil, BOB)
     await click(vigil, BOB, ids.ACTION_HOME_DECLARE)
     modal = vigil.emu.state.top_modal(BOB)
@@ -219,38 +221,26 @@ async def test_vigil_admins_count_as_admins(start_vigil: StartVigil) -> None:
 
 
 async def test_long_lists_are_paged_within_the_block_limit(vigil: Vigil) -> None:
-    async with vigil.container.sessions() as session, session.begin():
-        for n in range(1, 36):
-            session.add(
-                Incident(
-                    team_id=vigil.team_id,
-                    number=n,
-                    title=f"Incident {n} " + "x" * 140,
-                    severity="P3",
-                    status="investigating",
-                    reporter_id=ALICE,
-                    channel_id=f"C0INC{n:03d}",
-                )
-            )
-        for n in range(45):
-            group_id = f"S0G{n:03d}"
-            session.add(
-                Usergroup(
-                    team_id=vigil.team_id, id=group_id, handle=f"group-{n:02d}" + "h" * 60, name="N" * 200, user_ids=[]
-                )
-            )
-            session.add(
-                SosTarget(
-                    team_id=vigil.team_id, name=f"Target {n:02d} " + "t" * 60, conversation_id=GENERAL, usergroup_id=group_id
-                )
-            )
-            session.add(
-                Component(
-                    team_id=vigil.team_id,
-                    name=f"Component {n:02d} " + "c" * 100,
-                    usergroup_ids=[f"S0G{i:03d}" for i in range(45)],
-                )
-            )
+    incidents, admin, team = vigil.container.incidents, vigil.container.admin, vigil.team_id
+    for n in range(1, 36):
+        title = f"Incident {n} " + "x" * 130
+        await incidents.declare(team_id=team, reporter_id=ALICE, title=title, severity=Severity.P3, private=False)
+    groups = [f"S0G{n:03d}" for n in range(45)]
+    for n, group_id in enumerate(groups):
+        vigil.emu.add_usergroup(group_id, f"group-{n:02d}" + "h" * 60, name="N" * 200)
+    await asyncio.gather(
+        *(admin.import_usergroup(team_id=team, user_id=ALICE, form=UsergroupForm(usergroup_id=g)) for g in groups)
+    )
+    targets = [
+        SosTargetForm(name=f"Target {n:02d} " + "t" * 60, conversation_id=GENERAL, usergroup_id=g)
+        for n, g in enumerate(groups)
+    ]
+    components = [ComponentForm(name=f"Component {n:02d} " + "c" * 100, usergroup_ids=tuple(groups)) for n in range(45)]
+    await asyncio.gather(
+        *(admin.save_sos_target(team_id=team, user_id=ALICE, form=form) for form in targets),
+        *(admin.save_component(team_id=team, user_id=ALICE, form=form) for form in components),
+    )
+    await vigil.settle()
 
     home = await open_home(vigil, ALICE)
     seen = [n for n in range(1, 36) if f"*INC-{n}*" in text_of(home)]

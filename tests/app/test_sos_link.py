@@ -9,12 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from bot import slack_ids as ids
+from bot.admin.forms import SosTargetForm, UsergroupForm
 from bot.emulator.state import ViewRecord
+from bot.sos import LOST_INCIDENT, TARGET_GONE
 from db.identities import EMAIL_MATCH, MANUAL, identities_of, link_identity
 from db.incidents import timeline_of
-from db.models import Identity, Incident, SosTarget, Usergroup
+from db.models import Identity, Incident
 from tests.app.conftest import ALICE, BOB, CAROL, DAVE, GENERAL, SRE, Vigil
-from tests.app.test_home import assert_views_within_limits, declare, open_home, text_of
+from tests.app.test_home import assert_views_within_limits, declare, dms_to, open_home, text_of
 
 HELP = "C0DBHELP"
 
@@ -23,10 +25,12 @@ HELP = "C0DBHELP"
 async def sos(vigil: Vigil) -> Vigil:
     """Two SOS targets: #db-help mentioning @sre, and #general without a usergroup."""
     vigil.emu.add_channel("db-help", members=[DAVE], channel_id=HELP)
-    async with vigil.container.sessions() as session, session.begin():
-        session.add(Usergroup(team_id=vigil.team_id, id=SRE, handle="sre", name="SRE", user_ids=[ALICE, DAVE]))
-        session.add(SosTarget(team_id=vigil.team_id, name="Database", conversation_id=HELP, usergroup_id=SRE))
-        session.add(SosTarget(team_id=vigil.team_id, name="Everyone", conversation_id=GENERAL))
+    admin, team = vigil.container.admin, vigil.team_id
+    await admin.import_usergroup(team_id=team, user_id=ALICE, form=UsergroupForm(usergroup_id=SRE))
+    await admin.save_sos_target(
+        team_id=team, user_id=ALICE, form=SosTargetForm(name="Database", conversation_id=HELP, usergroup_id=SRE)
+    )
+    await admin.save_sos_target(team_id=team, user_id=ALICE, form=SosTargetForm(name="Everyone", conversation_id=GENERAL))
     return vigil
 
 
@@ -54,8 +58,8 @@ async def sos_modal(vigil: Vigil, text: str, *, user: str, channel: str) -> View
 
 
 async def target_id(vigil: Vigil, name: str) -> str:
-    async with vigil.container.sessions() as session:
-        return str((await session.scalars(select(SosTarget).where(SosTarget.name == name))).one().id)
+    [target] = [t for t in await vigil.container.admin.sos_targets(team_id=vigil.team_id) if t.name == name]
+    return str(target.id)
 
 
 async def test_sos_posts_in_the_target_mentioning_the_group_linking_back_and_on_the_timeline(sos: Vigil) -> None:
@@ -77,7 +81,7 @@ async def test_sos_posts_in_the_target_mentioning_the_group_linking_back_and_on_
     )
     assert "> Replica is &lt;20 min&gt; behind" in request.text
     note = vigil.emu.state.history(incident.channel_id or "")[-1]
-    assert note.text == f":sos: <@{BOB}> asked *Database* for help in <#{HELP}>."
+    assert f"<@{BOB}>" in note.text and "SOS to Database" in note.text and f"<#{HELP}>" in note.text
     async with vigil.container.sessions() as session:
         row = await session.get(Incident, incident.id)
         assert row is not None
@@ -121,7 +125,8 @@ async def test_sos_refusals_and_malformed_input(sos: Vigil) -> None:
     assert "not found" in await reply(vigil, "99 sos", user=ALICE)
     assert vigil.emu.calls_to("views.open") == []
 
-    # A forged submission for the private incident by someone outside it is answered on the field; nothing is posted.
+    # A forged submission for the private incident by someone outside it: the ack does not wait on the database, so
+    # the answer comes privately afterwards, exactly as for a missing incident; nothing is posted.
     values = {
         ids.BLOCK_SOS_TARGET: {
             ids.ACTION_SOS_TARGET: {
@@ -137,8 +142,9 @@ async def test_sos_refusals_and_malformed_input(sos: Vigil) -> None:
         values=values,
         private_metadata=json.dumps({"number": 1, "channel_id": GENERAL}),
     )
-    assert ack.payload == {"response_action": "errors", "errors": {ids.BLOCK_SOS_TARGET: "INC-1 not found."}}
+    assert ack.acked and ack.payload is None
     await vigil.settle()
+    assert dms_to(vigil.emu, BOB) == [":warning: INC-1 not found."]
     assert not [m for m in vigil.emu.state.history(GENERAL) if ":sos:" in m.text]
 
 
@@ -153,17 +159,39 @@ async def test_sos_modal_answers_on_the_field(sos: Vigil) -> None:
         "response_action": "errors",
         "errors": {ids.BLOCK_SOS_TARGET: "Pick who should help.", ids.BLOCK_SOS_MESSAGE: "Say what you need help with."},
     }
+    # A target an admin removes while the form is open: the form closes, and the person is told nothing was sent.
     gone = await target_id(vigil, "Database")
-    async with vigil.container.sessions() as session, session.begin():
-        await session.delete(await session.get(SosTarget, int(gone)))
+    await vigil.container.admin.save_sos_target(
+        team_id=vigil.team_id, user_id=ALICE, form=SosTargetForm(target_id=int(gone), remove=True)
+    )
     values = vigil.emu.form_values(ALICE, {"Who should help?": gone, "What do you need?": "help"})
     ack = await vigil.emu.send_view_submission(user_id=ALICE, view_id=modal.id, values=values)
-    assert ack.payload == {
-        "response_action": "errors",
-        "errors": {ids.BLOCK_SOS_TARGET: "That SOS target no longer exists; pick another."},
-    }
+    assert ack.acked and ack.payload is None
     await vigil.settle()
+    assert dms_to(vigil.emu, ALICE) == [f":warning: {TARGET_GONE}"]
     assert vigil.emu.state.history(HELP) == []
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999", "2147483648", "true", "\u00b2", None])
+async def test_sos_form_with_a_forged_incident_number_is_answered_on_the_field(sos: Vigil, number: object) -> None:
+    vigil = sos
+    await declare(vigil, "Replica lag", "P2")
+    values = {
+        ids.BLOCK_SOS_TARGET: {
+            ids.ACTION_SOS_TARGET: {
+                "type": "static_select",
+                "selected_option": {"value": await target_id(vigil, "Everyone")},
+            }
+        },
+        ids.BLOCK_SOS_MESSAGE: {ids.ACTION_SOS_MESSAGE: {"type": "plain_text_input", "value": "help"}},
+    }
+    raw = json.loads(number) if number == "true" else number
+    ack = await vigil.emu.send_view_submission(
+        user_id=ALICE, callback_id=ids.VIEW_SOS, values=values, private_metadata=json.dumps({"number": raw})
+    )
+    assert ack.payload == {"response_action": "errors", "errors": {ids.BLOCK_SOS_TARGET: LOST_INCIDENT}}
+    await vigil.settle()
+    assert not [m for m in vigil.emu.state.history(GENERAL) if ":sos:" in m.text]
 
 
 async def test_sos_without_targets_says_who_adds_them(vigil: Vigil) -> None:

@@ -1,0 +1,36 @@
+"""Publishing one user's Home tab: always for the user who opened it or acted, never for everyone."""
+
+from __future__ import annotations
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.home import ADMIN_TABS, OVERVIEW, home_view
+from bot.directory import Directory
+from bot.home.queries import HomeQueries
+from bot.incidents.errors import NotAllowed
+from bot.permissions import admin_refusal
+
+
+class HomePublisher:
+    def __init__(self, *, queries: HomeQueries, directory: Directory, slack: AsyncWebClient) -> None:
+        self.queries = queries
+        self.directory = directory
+        self.slack = slack
+
+    async def publish(
+        self, *, team_id: str, user_id: str, tab: str = OVERVIEW, page: int = 0, notice: str | None = None
+    ) -> None:
+        """Render `tab` for `user_id` and publish it; an admin tab shows a non-admin the overview instead (a Home
+        reopened after losing admin rights still opens)."""
+        actor = await self.directory.actor(team_id=team_id, user_id=user_id)
+        data = await self.queries.home(actor=actor, team_id=team_id, tab=tab, page=page, notice=notice)
+        await self.slack.views_publish(user_id=user_id, view=home_view(data))
+
+    async def show(self, *, team_id: str, user_id: str, tab: str, page: int = 0) -> None:
+        """A tab someone pressed for: the admin tabs are refused to anyone else (checked on every press, since a
+        payload can be forged), and nothing is published for them."""
+        actor = await self.directory.actor(team_id=team_id, user_id=user_id)
+        if tab in ADMIN_TABS and not actor.is_admin:
+            raise NotAllowed(admin_refusal("open the admin tabs of App Home"))
+        data = await self.queries.home(actor=actor, team_id=team_id, tab=tab, page=page)
+        await self.slack.views_publish(user_id=user_id, view=home_view(data))
