@@ -1,12 +1,14 @@
 """People: who a Slack user is (admin, owner, guest, time zone), from the database when fresh, else `users.info`.
 
-Admin rights are checked when they matter and cached briefly (SPEC §5); `VIGIL_ADMINS` count as owners.
+Admin rights are checked when they matter and cached briefly; `VIGIL_ADMINS` count as owners.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,7 +19,11 @@ from bot.incidents.errors import NotFound
 from db.models import User
 from db.users import upsert_user
 
+log = logging.getLogger(__name__)
+
 FRESH_FOR = timedelta(minutes=5)
+# users.info errors that mean the person does not exist for us; anything else is Slack failing, not an answer.
+UNKNOWN_USER_ERRORS = frozenset({"user_not_found", "user_not_visible"})
 
 
 class Directory:
@@ -36,28 +42,47 @@ class Directory:
 
     async def user(self, *, team_id: str, user_id: str, refresh: bool = False) -> User:
         """The user row, fetched with users.info when missing or older than a few minutes."""
+        return (await self._lookup(team_id=team_id, user_id=user_id, refresh=refresh))[0]
+
+    async def _lookup(self, *, team_id: str, user_id: str, refresh: bool = False) -> tuple[User, bool]:
+        """The user row and whether it is fresh (fetched within FRESH_FOR, or just now).
+
+        When Slack cannot answer, a stale row is still returned (a slightly old time zone or name beats refusing the
+        person), flagged stale so that rights are not granted from it.
+        """
         now = self.clock.now()
         async with self.sessions() as session:
             user = await session.get(User, (team_id, user_id))
         if user is not None and not refresh and now - user.fetched_at < FRESH_FOR:
-            return user
+            return user, True
         try:
             resp = await self.slack.users_info(user=user_id)
         except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
             if user is not None:
-                return user  # Slack is unhappy; a slightly stale row beats refusing the user
-            raise NotFound(f"Slack does not know user <@{user_id}> ({exc.response.get('error')}).") from None
+                log.warning("users.info failed for %s (%s); using the row from %s", user_id, error, user.fetched_at)
+                return user, False
+            if error in UNKNOWN_USER_ERRORS:
+                raise NotFound(f"Slack does not know user <@{user_id}> ({error}).") from None
+            raise
+        except (aiohttp.ClientError, TimeoutError):
+            if user is None:
+                raise
+            log.warning("users.info unreachable for %s; using the row from %s", user_id, user.fetched_at)
+            return user, False
         async with self.sessions() as session, session.begin():
-            return await upsert_user(session, team_id=team_id, info=dict(resp["user"]), at=now)
+            return await upsert_user(session, team_id=team_id, info=dict(resp["user"]), at=now), True
 
     async def actor(self, *, team_id: str, user_id: str) -> Actor:
+        """Who is acting. Admin rights fail closed: from a stale row (Slack could not confirm them) they count as
+        none for this call, since the person may have been demoted meanwhile. VIGIL_ADMINS are not looked up."""
         if user_id in self.bootstrap_admins:
             return Actor(user_id=user_id, is_admin=True, is_owner=True)
-        user = await self.user(team_id=team_id, user_id=user_id)
+        user, fresh = await self._lookup(team_id=team_id, user_id=user_id)
         return Actor(
             user_id=user_id,
-            is_admin=user.is_admin or user.is_owner,
-            is_owner=user.is_owner,
+            is_admin=fresh and (user.is_admin or user.is_owner),
+            is_owner=fresh and user.is_owner,
             is_guest=user.is_restricted,
         )
 

@@ -1,7 +1,8 @@
-"""The aiohttp sidecar: health, readiness and metrics now; inbound webhooks mount here later (SPEC §7)."""
+"""The aiohttp sidecar: health, readiness and metrics now; inbound webhooks mount here later."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -10,6 +11,9 @@ from sqlalchemy import text
 from bot.container import Container
 
 MAX_BODY = 1024 * 1024
+# An orchestrator probing /readyz wants an answer, not a hang: a database that does not answer within this is "not
+# ready" (its own connect timeout is longer, and a probe that times out tells the operator nothing).
+READY_DB_TIMEOUT = 2.0
 
 CONTAINER = web.AppKey("container", Container)
 SocketProbe = Callable[[], Awaitable[bool]]
@@ -24,7 +28,7 @@ async def readyz(request: web.Request) -> web.Response:
     container = request.app[CONTAINER]
     checks: dict[str, str] = {}
     try:
-        async with container.engine.connect() as conn:
+        async with asyncio.timeout(READY_DB_TIMEOUT), container.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:

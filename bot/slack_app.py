@@ -1,5 +1,9 @@
 """The Bolt `AsyncApp`: listener registration, the middleware that hands services to listeners, event de-duplication,
 draining on shutdown, and the one error handler that turns domain errors into an ephemeral reply.
+
+Bolt runs global middleware one after the other (its `next()` only records that the request may go on), and starts
+an event's listener as a task after the ack: whatever must happen after a listener (finishing an event claim) lives
+in the listener wrapper, not in a middleware.
 """
 
 from __future__ import annotations
@@ -12,16 +16,19 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import asyncpg
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.kwargs_injection.async_utils import build_async_required_kwargs
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_bolt.util.utils import get_arg_names_of_callable
+from sqlalchemy import exc as sa_exc
 
 from bot.container import Container
 from bot.incidents.errors import VigilError
-from db.events import claim_event
+from bot.logs import quiet_payload_loggers
+from db.events import CLAIM_GRACE, claim_event, finish_event
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,23 @@ H = TypeVar("H", bound=Callable[..., Awaitable[Any]])
 
 EVENT_ID_TTL = timedelta(days=1)
 RESTARTING = ":hourglass_flowing_sand: Vigil is restarting; try again in a few seconds."
+RESTARTING_FORM = "Vigil is restarting; submit again in a few seconds."
+DATABASE_UNAVAILABLE = ":hourglass: Vigil could not reach its database; try again in a moment."
+DATABASE_UNAVAILABLE_FORM = "Vigil could not reach its database; submit again in a moment."
+SOMETHING_WRONG = ":x: Something went wrong on our side; it has been logged. Try again, or ask in the help channel."
+EVENT_CLAIM = "vigil_event_claim"  # context key: the event id this request claimed, finished by the listener wrapper
+
+# Database failures a retry can cure (unreachable, timed out, locked, deadlocked, restarting). Integrity, programming
+# and data errors are bugs or bad input, so they stay "something went wrong".
+_PERMANENT_DB_ERRORS = (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.DataError, sa_exc.NotSupportedError)
+_TRANSIENT_DRIVER_ERRORS = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.QueryCanceledError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+_DATABASE_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3")
 
 
 class InFlight:
@@ -63,13 +87,47 @@ class InFlight:
         return True
 
 
+def _raised_in_database_code(error: BaseException) -> bool:
+    tb = error.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in _DATABASE_MODULES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when `error` (or what caused it) is the database failing to answer: worth "try again", not a bug.
+
+    asyncpg's `command_timeout` and a refused connection surface as a bare TimeoutError/OSError, which Slack calls
+    raise too; those count only when raised inside the database driver.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and not isinstance(current, _PERMANENT_DB_ERRORS):
+            return True
+        if isinstance(current, (sa_exc.TimeoutError, sa_exc.DisconnectionError, *_TRANSIENT_DRIVER_ERRORS)):
+            return True
+        if isinstance(current, OSError) and _raised_in_database_code(current):  # TimeoutError is an OSError
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 async def report_error(error: Exception, body: dict[str, Any], respond: AsyncRespond | None, slack: Any) -> None:
-    """Domain errors become an ephemeral reply naming the fix; anything else is logged and apologised for."""
+    """Domain errors become an ephemeral reply naming the fix; a database that cannot answer asks for a retry;
+    anything else is logged and apologised for. Never a stack trace to the user."""
     if isinstance(error, VigilError):
         text = f":warning: {error.message}"
+    elif database_unavailable(error):
+        log.warning("listener failed: database unavailable (%s)", type(error).__name__, exc_info=error)
+        text = DATABASE_UNAVAILABLE
     else:
         log.error("listener failed", exc_info=error)
-        text = ":x: Something went wrong on our side; it has been logged. Try again, or ask in the help channel."
+        text = SOMETHING_WRONG
     try:
         if respond is not None and (body.get("response_url") or body.get("response_urls")):
             await respond(text=text, response_type="ephemeral", replace_original=False)
@@ -82,6 +140,14 @@ async def report_error(error: Exception, body: dict[str, Any], respond: AsyncRes
         log.warning("could not deliver the error reply", exc_info=True)
 
 
+def first_input_block(view: dict[str, Any]) -> str | None:
+    """The block Slack can show a modal error under: errors attach to input blocks only."""
+    for block in view.get("blocks") or []:
+        if isinstance(block, dict) and block.get("type") == "input" and block.get("block_id"):
+            return str(block["block_id"])
+    return None
+
+
 async def answer_error(error: Exception, request: AsyncBoltRequest, slack: Any) -> None:
     """Ack if the listener had not (a modal error with a field goes under that field), then report."""
     ack = request.context.ack
@@ -90,8 +156,32 @@ async def answer_error(error: Exception, request: AsyncBoltRequest, slack: Any) 
         if isinstance(error, VigilError) and error.field and body.get("type") == "view_submission":
             await ack(response_action="errors", errors={error.field: error.message})
             return
+        block_id = first_input_block(body.get("view") or {}) if body.get("type") == "view_submission" else None
+        if block_id is not None and database_unavailable(error):
+            # The modal stays open with what the person typed, so "submit again" is one click.
+            log.warning("view submission failed: database unavailable (%s)", type(error).__name__, exc_info=error)
+            await ack(response_action="errors", errors={block_id: DATABASE_UNAVAILABLE_FORM})
+            return
         await ack()
     await report_error(error, body, request.context.respond, slack)
+
+
+@dataclass(frozen=True)
+class EventClaim:
+    team_id: str
+    event_id: str
+
+
+async def finish_claim(container: Container, context: dict[str, Any]) -> None:
+    """Mark the event this request claimed as handled, so a re-send is skipped even after the grace period."""
+    claim = context.pop(EVENT_CLAIM, None)
+    if not isinstance(claim, EventClaim):
+        return
+    try:
+        async with container.sessions() as session, session.begin():
+            await finish_event(session, team_id=claim.team_id, event_id=claim.event_id, now=container.clock.now())
+    except Exception as exc:
+        log.warning("could not mark event %s handled (%s); a re-send may handle it again", claim.event_id, exc)
 
 
 @dataclass
@@ -118,11 +208,13 @@ class Registry:
         histogram = self.container.metrics.handler_seconds.labels(kind=kind, id=ident)
         in_flight = self.in_flight
         arg_names = get_arg_names_of_callable(func)
-        slack = self.container.slack
+        container = self.container
+        slack = container.slack
 
         async def wrapper(request: AsyncBoltRequest) -> None:
             in_flight.enter()
             started = time.perf_counter()
+            finished = False
             try:
                 kwargs = build_async_required_kwargs(
                     logger=log,
@@ -133,11 +225,19 @@ class Registry:
                     next_keys_required=False,
                 )
                 await func(**kwargs)
+                finished = True
             except Exception as exc:
+                # A domain refusal is an answer given; anything else leaves the event claim open, so a re-send after
+                # the grace period is handled again.
+                finished = isinstance(exc, VigilError)
                 await answer_error(exc, request, slack)
             finally:
-                histogram.observe(time.perf_counter() - started)
-                in_flight.leave()
+                try:
+                    if finished:
+                        await finish_claim(container, request.context)
+                finally:
+                    histogram.observe(time.perf_counter() - started)
+                    in_flight.leave()
 
         wrapper.__name__ = getattr(func, "__name__", "listener")
         return wrapper  # type: ignore[return-value]
@@ -201,54 +301,82 @@ def build_slack_app(container: Container) -> SlackApp:
         url_verification_enabled=False,
         logger=logging.getLogger("vigil.bolt"),
     )
+    # Bolt's logger is also its Socket Mode client's, which logs whole frames (response_url, user text) at DEBUG.
+    quiet_payload_loggers()
     in_flight = InFlight()
     registry = Registry(app=app, container=container, in_flight=in_flight)
 
     @app.middleware
     async def refuse_while_draining(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
         if not in_flight.draining:
-            # In flight from the first middleware on: the event-id claim below touches the database before any
-            # listener runs, and shutdown must not dispose the engine under it.
-            in_flight.enter()
-            try:
-                await next()
-                # Bolt starts a listener as a task after the ack; one turn of the loop lets it enter before we leave.
-                await asyncio.sleep(0)
-            finally:
-                in_flight.leave()
+            await next()
             return None
-        if body.get("type") == "event_callback":
+        kind = body.get("type")
+        if kind == "event_callback":
             # No ack: Slack re-sends the event, to another replica or to us after the restart.
             return BoltResponse(status=503, body="")
+        if kind == "view_submission":
+            return await refuse_submission(body)
+        if kind == "view_closed":
+            return BoltResponse(status=200, body="")
         return BoltResponse(status=200, body={"response_type": "ephemeral", "text": RESTARTING})
 
+    async def refuse_submission(body: dict[str, Any]) -> BoltResponse:
+        """Keep the modal open with the reason under its first field: an ack without errors would close it and lose
+        what the person typed. A modal without inputs cannot show errors; it closes, and the reason goes by DM."""
+        block_id = first_input_block(body.get("view") or {})
+        if block_id is not None:
+            return BoltResponse(status=200, body={"response_action": "errors", "errors": {block_id: RESTARTING_FORM}})
+        user_id = str((body.get("user") or {}).get("id") or "")
+        if user_id:
+            try:
+                await container.slack.chat_postMessage(channel=user_id, text=RESTARTING)
+            except Exception as exc:
+                log.warning("could not tell %s that Vigil is restarting (%s)", user_id, type(exc).__name__)
+        return BoltResponse(status=200, body="")
+
     @app.middleware
-    async def skip_duplicate_events(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+    async def skip_duplicate_events(
+        body: dict[str, Any], context: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if not event_id:
             await next()
             return None
-        async with container.sessions() as session, session.begin():
-            fresh = await claim_event(
-                session,
-                team_id=str(body.get("team_id") or ""),
-                event_id=str(event_id),
-                expires_at=container.clock.now() + EVENT_ID_TTL,
-            )
+        claim = EventClaim(team_id=str(body.get("team_id") or ""), event_id=str(event_id))
+        now = container.clock.now()
+        # In flight while the claim touches the database, so shutdown does not dispose the engine under it.
+        in_flight.enter()
+        try:
+            async with container.sessions() as session, session.begin():
+                fresh = await claim_event(
+                    session,
+                    team_id=claim.team_id,
+                    event_id=claim.event_id,
+                    expires_at=now + EVENT_ID_TTL,
+                    now=now,
+                    grace=CLAIM_GRACE,
+                )
+        finally:
+            in_flight.leave()
         if fresh:
+            context[EVENT_CLAIM] = claim
             await next()
             return None
-        log.info("skipping event %s: already handled", event_id)
+        log.info("skipping event %s: handled, or being handled elsewhere", event_id)
         return BoltResponse(status=200, body="")
 
     @app.middleware
     async def inject_services(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
-        context["container"] = container
         context["settings"] = settings
         context["clock"] = container.clock
-        context["sessions"] = container.sessions
         context["incidents"] = container.incidents
+        context["queries"] = container.queries
         context["directory"] = container.directory
+        context["admin"] = container.admin
+        context["home"] = container.home
+        context["sos"] = container.sos
+        context["identities"] = container.identities
         for name, service in container.extras.items():
             context[name] = service
         await next()

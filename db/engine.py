@@ -2,42 +2,104 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+# A database that does not answer must not hang a listener (and the person waiting on it): every wait is bounded.
+CONNECT_TIMEOUT = 5.0  # opening a connection
+STATEMENT_TIMEOUT = 10.0  # one statement (asyncpg `command_timeout`; SQLite's busy timeout on a locked file)
+POOL_TIMEOUT = 10.0  # waiting for a free pooled connection
+SQLITE_BUSY_TIMEOUT_MS = int(STATEMENT_TIMEOUT * 1000)
+SQLITE_FILE_MODE = 0o600  # the database holds people's names, emails and incident text: its owner only
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
-    """Create the async engine; SQLite gets WAL, a busy timeout and `BEGIN IMMEDIATE` transactions.
+def make_engine(
+    url: str | URL,
+    *,
+    connect_timeout: float | None = CONNECT_TIMEOUT,
+    statement_timeout: float | None = STATEMENT_TIMEOUT,
+    pool_timeout: float | None = POOL_TIMEOUT,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """Create the async engine with bounded waits (None lifts a bound, e.g. for a long migration); SQLite gets WAL,
+    a busy timeout, an owner-only file and `BEGIN IMMEDIATE` transactions.
 
     `BEGIN IMMEDIATE` takes the write lock up front: a deferred transaction that reads and then writes can fail at
     once with "database is locked" (SQLite does not wait on a read→write upgrade), which would lose a declaration.
+    Bound parameters stay out of error messages (`hide_parameters`): they carry user text and ids into the logs.
     """
     url = make_url(url)
+    kwargs.setdefault("hide_parameters", True)
+    if pool_timeout is not None and "poolclass" not in kwargs and not _is_memory_sqlite(url):
+        kwargs.setdefault("pool_timeout", pool_timeout)
+    connect_args = dict(kwargs.pop("connect_args", None) or {})
     if url.get_backend_name() == "sqlite":
-        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        engine = create_async_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        busy_ms = SQLITE_BUSY_TIMEOUT_MS if statement_timeout is None else int(statement_timeout * 1000)
+        connect_args.setdefault("timeout", busy_ms / 1000)
+        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+        _configure_sqlite(engine, busy_ms=busy_ms, path=_sqlite_file(url))
         return engine
+    if url.get_driver_name() == "asyncpg":
+        if connect_timeout is not None:
+            connect_args.setdefault("timeout", connect_timeout)
+        if statement_timeout is not None:
+            connect_args.setdefault("command_timeout", statement_timeout)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    return create_async_engine(url, connect_args=connect_args, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _is_memory_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and _sqlite_file(url) is None
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The database file of a SQLite URL; None for an in-memory database."""
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:") or url.query.get("mode") == "memory":
+        return None
+    return Path(database)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file owner-only before SQLite does (SQLite would honour the umask, usually 0644); its
+    -wal and -shm files take the main file's mode."""
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+
+
+def _tighten(path: Path) -> None:
+    """Owner-only for the -wal/-shm files too, in case an older Vigil left them wider."""
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        with contextlib.suppress(OSError):
+            if side.stat().st_mode & 0o077:
+                side.chmod(SQLITE_FILE_MODE)
+
+
+def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int, path: Path | None) -> None:
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _before_connect(*_args: Any) -> None:
+        if path is not None:
+            _create_private(path)
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when a transaction begins.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.close()
+        if path is not None:
+            _tighten(path)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

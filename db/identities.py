@@ -1,4 +1,4 @@
-"""Identities: a Slack user's accounts in other tools (SPEC §5). One per (user, kind); a manual link wins over an
+"""Identities: a Slack user's accounts in other tools. One per (user, kind); a manual link wins over an
 email match, so a sync that matches by email never overwrites what a person set with `/incident link`."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Identity
@@ -41,15 +42,17 @@ async def link_identity(
     earlier match. Returns the row as stored, or None when an email match was ignored because of a manual link."""
     if source not in (MANUAL, EMAIL_MATCH):
         raise ValueError(f"unknown identity source {source!r}")
-    row = await get_identity(session, team_id=team_id, user_id=user_id, kind=kind)
-    if row is None:
-        row = Identity(team_id=team_id, user_id=user_id, kind=kind)
-        session.add(row)
-    elif source == EMAIL_MATCH and row.source == MANUAL:
-        return None
-    row.external_id, row.source, row.updated_by, row.updated_at = external_id, source, by, at
-    await session.flush()
-    return row
+    # One upsert, so two links landing at once both succeed; the manual-wins rule is its WHERE.
+    changes = {"external_id": external_id, "source": source, "updated_by": by, "updated_at": at}
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(Identity).values(team_id=team_id, user_id=user_id, kind=kind, **changes)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["team_id", "user_id", "kind"],
+        set_=changes,
+        where=(Identity.source != MANUAL) if source == EMAIL_MATCH else None,
+    )
+    rows = await session.scalars(stmt.returning(Identity), execution_options={"populate_existing": True})
+    return rows.one_or_none()
 
 
 async def find_user_by_identity(session: AsyncSession, *, team_id: str, kind: str, external_id: str) -> str | None:
