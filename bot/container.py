@@ -9,15 +9,23 @@ import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.admin.service import AdminService
+from bot.admin.slack_lookup import SlackWebLookup
 from bot.clock import Clock, SystemClock
 from bot.directory import Directory
+from bot.home.publisher import HomePublisher
+from bot.home.queries import HomeQueries
+from bot.identities import IdentityService
 from bot.incidents.events import EventBus
 from bot.incidents.ports import ChatPort
+from bot.incidents.queries import IncidentQueries
 from bot.incidents.service import IncidentService
 from bot.metrics import Metrics
+from bot.people import DirectoryPeople
 from bot.settings import Settings
 from bot.slack_chat import SlackChat
 from bot.slack_client import make_slack_client
+from bot.sos import SosService
 from db.engine import make_engine, make_session_factory
 
 
@@ -31,7 +39,12 @@ class Container:
     slack: AsyncWebClient
     bus: EventBus
     incidents: IncidentService
+    queries: IncidentQueries
     directory: Directory
+    admin: AdminService
+    home: HomePublisher
+    sos: SosService
+    identities: IdentityService
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def open(self) -> None:
@@ -59,8 +72,12 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     )
     bus: EventBus = overrides.pop("bus", None) or EventBus()
     chat: ChatPort = overrides.pop("chat", None) or SlackChat(slack)
-    incidents = IncidentService(sessions=sessions, chat=chat, clock=clock, bus=bus)
     directory = Directory(sessions=sessions, slack=slack, clock=clock, bootstrap_admins=settings.admin_ids)
+    incidents = IncidentService(sessions=sessions, chat=chat, clock=clock, bus=bus, people=DirectoryPeople(directory))
+    admin = AdminService(sessions=sessions, directory=directory, slack=SlackWebLookup(slack), clock=clock)
+    home = HomePublisher(queries=HomeQueries(sessions=sessions, command=settings.command), directory=directory, slack=slack)
+    sos = SosService(directory=directory, incidents=incidents, admin=admin)
+    identities = IdentityService(sessions=sessions, directory=directory, clock=clock, command=settings.command)
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
     return Container(
@@ -72,5 +89,10 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
         slack=slack,
         bus=bus,
         incidents=incidents,
+        queries=IncidentQueries(sessions=sessions, clock=clock),
         directory=directory,
+        admin=admin,
+        home=home,
+        sos=sos,
+        identities=identities,
     )

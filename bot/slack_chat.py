@@ -1,4 +1,5 @@
-"""`ChatPort` over the Slack Web API: renders cards with `bot.blocks` and maps Slack errors to `ChatError`."""
+"""`ChatPort` (and `PeoplePort`) over the Slack Web API: renders cards and notes with `bot.blocks` — where user text
+is escaped — and maps Slack errors to `ChatError`."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.incident import announcement_blocks, deploy_warning_blocks, headline, opening_blocks
-from bot.incidents.ports import ChatError, IncidentCard, NameTaken
+from bot.blocks.incident import announcement_blocks, deploy_warning_blocks, headline, opening_blocks, topic
+from bot.blocks.mrkdwn import channel, esc, render_notes, user
+from bot.incidents.ports import ChatError, IncidentCard, NameTaken, Note
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +77,11 @@ class SlackChat:
                     continue
                 raise
 
-    async def set_topic(self, *, channel_id: str, topic: str) -> None:
+    async def set_topic(self, *, card: IncidentCard) -> None:
+        text = topic(card)[:250]
         await _call(
-            lambda: self.client.conversations_setTopic(channel=channel_id, topic=topic[:250]), attempts=IDEMPOTENT_ATTEMPTS
+            lambda: self.client.conversations_setTopic(channel=card.channel_id or "", topic=text),
+            attempts=IDEMPOTENT_ATTEMPTS,
         )
 
     async def post_opening(self, *, card: IncidentCard) -> str:
@@ -148,9 +152,26 @@ class SlackChat:
         )
         return str(resp["channel"]["name"])
 
-    async def post_update(self, *, channel_id: str, text: str) -> str:
+    async def post_change(self, *, channel_id: str, actor_id: str | None, notes: Sequence[Note]) -> str:
+        who = f"{user(actor_id)}: " if actor_id else ""
+        return await self.post_message(channel_id=channel_id, text=f"{who}{render_notes(notes)}")
+
+    async def post_message(self, *, channel_id: str, text: str) -> str:
         resp = await _call(lambda: self.client.chat_postMessage(channel=channel_id, text=text))
         return str(resp["ts"])
+
+    async def confirm_declaration(self, *, user_id: str, channel_id: str, card: IncidentCard) -> None:
+        where = channel(card.channel_id, none="no channel yet")
+        text = f":rotating_light: {card.ref} declared: {where}"
+        await _call(lambda: self.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text))
+
+    async def tell_skipped(self, *, user_id: str, channel_id: str | None, card: IncidentCard, steps: Sequence[str]) -> None:
+        lines = "\n".join(f"• {esc(step)}" for step in steps)
+        text = (
+            f":warning: {card.ref} is declared, but Vigil could not:\n{lines}\n"
+            "It is on the incident's timeline; the rest of the incident works."
+        )
+        await self.tell(user_id=user_id, channel_id=channel_id, text=text)
 
     async def tell(self, *, user_id: str, channel_id: str | None, text: str) -> None:
         if channel_id:

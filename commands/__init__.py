@@ -1,4 +1,4 @@
-"""The `/incident` slash command (SPEC §5)."""
+"""The `/incident` slash command."""
 
 from __future__ import annotations
 

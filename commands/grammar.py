@@ -1,4 +1,4 @@
-"""The grammar of the ``/incident`` slash command (SPEC §5).
+"""The grammar of the ``/incident`` slash command.
 
 `parse` turns the command text into a `ParsedCommand` or raises `InvalidInput` whose message is the usage
 line of the subcommand that was mistyped, so the user sees how to fix it rather than silence. The parser

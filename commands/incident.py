@@ -1,4 +1,8 @@
-"""`/incident …`: parse, ack within 3 s, hand the work to a subcommand handler, answer ephemerally."""
+"""`/incident …`: parse, ack at once, hand the work to a subcommand handler, answer ephemerally.
+
+The ack never waits on the database or Slack: a usage or help reply rides on the ack when the help channel is known
+from memory, and otherwise follows through `respond()` a moment later.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,20 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.container import Container
+from bot.blocks.mrkdwn import channel
 from bot.incidents.errors import InvalidInput
+from bot.incidents.queries import IncidentQueries
+from bot.settings import Settings
 from commands import work
 from commands.grammar import ParsedCommand, help_text, parse
 from commands.link import handle_link
 from commands.open import open_declare_modal
 from commands.sos import handle_sos
 from commands.update import open_update_modal
-from db.tags import DEV_FIREFIGHTER, tagged_conversation
 
 SubcommandHandler = Callable[..., Awaitable[None]]
 
-# Subcommand name → handler(parsed=, ack=, respond=, command=, container=, client=); more land with their features.
+# Subcommand name → handler(parsed=, ack=, respond=, command=, client=, <services by name>…).
 SUBCOMMANDS: dict[str, SubcommandHandler] = {
     "open": open_declare_modal,
     "status": work.handle_status,
@@ -41,36 +46,58 @@ SUBCOMMANDS: dict[str, SubcommandHandler] = {
     "link": handle_link,
 }
 
+# The services subcommand handlers take, by name, from Bolt's context.
+SERVICES = ("incidents", "queries", "directory", "settings", "admin", "home", "sos", "identities")
 
-async def help_channel_line(container: Container, team_id: str) -> str:
-    async with container.sessions() as session:
-        channel = await tagged_conversation(session, team_id=team_id, tag=DEV_FIREFIGHTER)
-    if channel:
-        return f"Need a hand? Ask in <#{channel}>."
+
+def help_channel_line(channel_id: str | None) -> str:
+    if channel_id:
+        return f"Need a hand? Ask in {channel(channel_id)}."
     return "Need a hand? Ask your Slack admin (no help channel is tagged yet)."
 
 
+async def _answer(ack: AsyncAck, respond: AsyncRespond, queries: IncidentQueries, team_id: str, text: str) -> None:
+    """Ack with `text` and the help channel when it is known from memory; else ack now and answer right after."""
+    known, help_channel = queries.help_channel_cached(team_id=team_id)
+    if known:
+        await ack(text=f"{text}\n{help_channel_line(help_channel)}")
+        return
+    await ack()
+    help_channel = await queries.help_channel(team_id=team_id)
+    await respond(text=f"{text}\n{help_channel_line(help_channel)}", response_type="ephemeral")
+
+
 async def handle_incident_command(
-    ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, container: Container, client: Any
+    ack: AsyncAck,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    client: Any,
+    context: dict[str, Any],
+    settings: Settings,
+    queries: IncidentQueries,
 ) -> None:
-    settings = container.settings
     team_id = str(command.get("team_id", ""))
     try:
         parsed = parse(str(command.get("text", "")), command=settings.command)
     except InvalidInput as exc:
-        await ack(text=f"{exc.message}\n{await help_channel_line(container, team_id)}")
+        await _answer(ack, respond, queries, team_id, exc.message)
         return
     if parsed.name == "help":
-        await ack(text=f"{help_text(settings.command)}\n{await help_channel_line(container, team_id)}")
+        await _answer(ack, respond, queries, team_id, help_text(settings.command))
         return
     handler = SUBCOMMANDS.get(parsed.name)
     if handler is None:
-        await ack(
-            text=f"`{settings.command} {parsed.name}` is not available in this version of Vigil yet. "
-            f"See `{settings.command} help`.\n{await help_channel_line(container, team_id)}"
+        await _answer(
+            ack,
+            respond,
+            queries,
+            team_id,
+            f"`{settings.command} {parsed.name}` is not available in this version of Vigil yet. "
+            f"See `{settings.command} help`.",
         )
         return
-    await handler(parsed=parsed, ack=ack, respond=respond, command=command, container=container, client=client)
+    services = {name: context[name] for name in SERVICES if name in context}
+    await handler(parsed=parsed, ack=ack, respond=respond, command=command, client=client, **services)
 
 
 __all__ = ["SUBCOMMANDS", "ParsedCommand", "handle_incident_command"]

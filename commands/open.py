@@ -7,17 +7,15 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.blocks.declare import declare_modal
-from bot.container import Container
+from bot.incidents.queries import IncidentQueries
 from commands.grammar import ParsedCommand
-from db.components import list_components
 
 
 async def open_declare_modal(
-    *, parsed: ParsedCommand, ack: AsyncAck, command: dict[str, Any], container: Container, client: Any, **_: Any
+    *, parsed: ParsedCommand, ack: AsyncAck, command: dict[str, Any], queries: IncidentQueries, client: Any, **_: Any
 ) -> None:
     await ack()
-    async with container.sessions() as session:
-        components = [(c.id, c.name) for c in await list_components(session, team_id=str(command.get("team_id", "")))]
+    components = await queries.components(team_id=str(command.get("team_id", "")))
     view = declare_modal(
         title=parsed.title or "",
         severity=str(parsed.severity) if parsed.severity else None,

@@ -106,3 +106,8 @@ async def visible_incidents(
             stmt = stmt.where((Incident.private.is_(False)) | (Incident.id.in_(member_of)))
     stmt = stmt.order_by(Incident.number.desc()).limit(limit)
     return list((await session.scalars(stmt)).all())
+
+
+async def get_by_request_key(session: AsyncSession, *, team_id: str, request_key: str) -> Incident | None:
+    stmt = select(Incident).where(Incident.team_id == team_id, Incident.request_key == request_key)
+    return (await session.scalars(stmt)).first()

@@ -1,4 +1,4 @@
-"""The core schema (SPEC §1, §4, §5). Every row carries the `team_id` of its workspace.
+"""The core schema. Every row carries the `team_id` of its workspace.
 
 Slack ids (users, usergroups, conversations) are Slack's own strings and form composite keys with `team_id`, so an
 Enterprise Grid mode later is a change of wiring, not of schema.
@@ -242,7 +242,7 @@ class ProcessedEvent(Base):
 
 
 class SosTarget(Base):
-    """Where `/incident sos` asks for help (SPEC §5): a conversation, optionally mentioning a usergroup."""
+    """Where `/incident sos` asks for help: a conversation, optionally mentioning a usergroup."""
 
     __tablename__ = "sos_target"
 

@@ -9,12 +9,12 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from commands import sos
-    from listeners import actions, admin, declare, home, membership, reactions
+    from listeners import actions, admin, declare, home, membership, reactions, sos, update
 
     declare.register(registry)
     membership.register(registry)
     actions.register(registry)
+    update.register(registry)
     reactions.register(registry)
     home.register(registry)
     admin.register(registry)

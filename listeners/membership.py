@@ -1,39 +1,27 @@
-"""member_joined_channel / member_left_channel: keep incident channel membership current (SPEC §4, private incidents)."""
+"""member_joined_channel / member_left_channel: keep incident channel membership current (private incidents)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot import slack_ids as ids
-from bot.container import Container
-from db.incidents import get_by_channel
-from db.members import add_member, remove_member
+from bot.incidents.service import IncidentService
 
 
-def _team(event: dict[str, Any], body: dict[str, Any]) -> str:
-    return str(event.get("team") or body.get("team_id") or "")
+def _where(event: dict[str, Any], body: dict[str, Any]) -> dict[str, str]:
+    return {
+        "team_id": str(event.get("team") or body.get("team_id") or ""),
+        "channel_id": str(event.get("channel", "")),
+        "user_id": str(event.get("user", "")),
+    }
 
 
-async def on_member_joined(event: dict[str, Any], body: dict[str, Any], container: Container) -> None:
-    team_id = _team(event, body)
-    async with container.sessions() as session, session.begin():
-        incident = await get_by_channel(session, team_id=team_id, channel_id=str(event.get("channel", "")))
-        if incident is not None:
-            await add_member(
-                session,
-                team_id=team_id,
-                incident_id=incident.id,
-                user_id=str(event.get("user", "")),
-                at=container.clock.now(),
-            )
+async def on_member_joined(event: dict[str, Any], body: dict[str, Any], incidents: IncidentService) -> None:
+    await incidents.member_joined(**_where(event, body))
 
 
-async def on_member_left(event: dict[str, Any], body: dict[str, Any], container: Container) -> None:
-    team_id = _team(event, body)
-    async with container.sessions() as session, session.begin():
-        incident = await get_by_channel(session, team_id=team_id, channel_id=str(event.get("channel", "")))
-        if incident is not None:
-            await remove_member(session, team_id=team_id, incident_id=incident.id, user_id=str(event.get("user", "")))
+async def on_member_left(event: dict[str, Any], body: dict[str, Any], incidents: IncidentService) -> None:
+    await incidents.member_left(**_where(event, body))
 
 
 def register(registry: Any) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot import slack_ids as ids
-from bot.container import Container
-from db.incidents import get_by_channel
+from bot.directory import Directory
+from bot.incidents.service import IncidentService
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,9 @@ ACK_REACTIONS = frozenset({"eyes"})
 PIN_REACTIONS = frozenset({"pushpin", "round_pushpin"})
 
 
-async def on_reaction_added(event: dict[str, Any], body: dict[str, Any], container: Container, client: Any) -> None:
+async def on_reaction_added(
+    event: dict[str, Any], body: dict[str, Any], incidents: IncidentService, directory: Directory, client: Any
+) -> None:
     reaction = str(event.get("reaction", "")).split("::")[0]
     item = event.get("item") or {}
     if item.get("type") != "message" or reaction not in ACK_REACTIONS | PIN_REACTIONS:
@@ -26,17 +28,16 @@ async def on_reaction_added(event: dict[str, Any], body: dict[str, Any], contain
     team_id = str(body.get("team_id") or "")
     user_id = str(event.get("user", ""))
     channel_id, ts = str(item.get("channel", "")), str(item.get("ts", ""))
-    async with container.sessions() as session:
-        incident = await get_by_channel(session, team_id=team_id, channel_id=channel_id)
+    incident = await incidents.by_channel(team_id=team_id, channel_id=channel_id)
     if incident is None:
         return
     if reaction in ACK_REACTIONS:
         if ts == incident.opening_message_ts:
-            await container.directory.user(team_id=team_id, user_id=user_id)  # someone Vigil has not met: users.info
-            await container.incidents.acknowledge(incident, actor_id=user_id, source="slack")
+            await directory.user(team_id=team_id, user_id=user_id)  # someone Vigil has not met: users.info
+            await incidents.acknowledge(incident, actor_id=user_id, source="slack")
         return
     text = await _message_text(client, channel_id, ts)
-    added = await container.incidents.add_timeline_entry(
+    added = await incidents.add_timeline_entry(
         incident,
         kind="pin",
         text=f"Pinned: {text}" if text else "Pinned a message",

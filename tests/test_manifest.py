@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import yaml
+
 from bot import slack_ids
 from bot.container import build_container
 from bot.manifest import load_manifest, manifest_commands, manifest_events, manifest_shortcuts, render_manifest
@@ -14,9 +16,13 @@ from bot.slack_app import build_slack_app
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def registry():  # type: ignore[no-untyped-def]
+def registry(**env: str):  # type: ignore[no-untyped-def]
     settings = load_settings(
-        env_file=None, VIGIL_DATABASE_URL="sqlite+aiosqlite:///:memory:", SLACK_BOT_TOKEN="xoxb-x", SLACK_APP_TOKEN="xapp-x"
+        env_file=None,
+        VIGIL_DATABASE_URL="sqlite+aiosqlite:///:memory:",
+        SLACK_BOT_TOKEN="xoxb-x",
+        SLACK_APP_TOKEN="xapp-x",
+        **env,
     )
     return build_slack_app(build_container(settings)).registry
 
@@ -51,8 +57,22 @@ def test_no_string_literal_ids_in_registrations() -> None:
     assert offenders == []
 
 
-def test_manifest_at_the_root_is_the_shipped_one() -> None:
-    assert (ROOT / "manifest.yml").read_text() == (ROOT / "bot" / "manifest.yml").read_text()
+def test_vigil_manifest_matches_what_the_code_registers_for_a_renamed_command() -> None:
+    """What `vigil manifest` prints for VIGIL_COMMAND is what the app registers: the command, every event, and the
+    switches the registered listeners need (interactivity for actions and views, the Home tab for app_home_opened)."""
+    reg = registry(VIGIL_COMMAND="/sev")
+    printed = yaml.safe_load(render_manifest("/sev"))
+    assert reg.commands == manifest_commands(printed) == {"/sev"}
+    assert reg.events == manifest_events(printed)
+    assert reg.shortcuts == manifest_shortcuts(printed)
+    assert printed["settings"]["interactivity"]["is_enabled"] is bool(reg.actions or reg.views or reg.shortcuts)
+    assert printed["features"]["app_home"]["home_tab_enabled"] is ("app_home_opened" in reg.events)
+
+
+def test_the_root_manifest_is_the_shipped_one() -> None:
+    """Admins create the app from the root manifest.yml; the package ships bot/manifest.yml: one file, not two."""
+    root = ROOT / "manifest.yml"
+    assert root.resolve() == (ROOT / "bot" / "manifest.yml").resolve()
 
 
 def test_manifest_has_what_socket_mode_and_the_features_need() -> None:

@@ -1,4 +1,4 @@
-"""The declare modal (SPEC §5: title, severity, component, description, private)."""
+"""The declare modal: (title, severity, component, description, private)."""
 
 from __future__ import annotations
 

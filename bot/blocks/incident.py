@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot import slack_ids as ids
+from bot.blocks.mrkdwn import channel, esc, user
 from bot.incidents.ports import IncidentCard
 
 SEVERITY_EMOJI = {
@@ -24,10 +25,6 @@ STATUS_EMOJI = {
 }
 
 
-def _user(user_id: str | None) -> str:
-    return f"<@{user_id}>" if user_id else "_nobody yet_"
-
-
 def _date(card: IncidentCard) -> str:
     ts = int(card.created_at.timestamp())
     return f"<!date^{ts}^{{date_short_pretty}} {{time}}|{card.created_at:%Y-%m-%d %H:%M} UTC>"
@@ -39,7 +36,7 @@ def _clip(text: str, limit: int) -> str:
 
 def headline(card: IncidentCard) -> str:
     """The one-line text that goes with every message (notifications, screen readers)."""
-    return f"{card.ref} [{card.severity}] {card.title} ({card.status})"
+    return f"{card.ref} [{card.severity}] {esc(card.title)} ({card.status})"
 
 
 def opening_blocks(card: IncidentCard) -> list[dict[str, Any]]:
@@ -53,9 +50,9 @@ def opening_blocks(card: IncidentCard) -> list[dict[str, Any]]:
     fields = [
         f"*Severity*\n{SEVERITY_EMOJI.get(card.severity, '')} {card.severity}",
         f"*Status*\n{STATUS_EMOJI.get(card.status, '')} {card.status}",
-        f"*Commander*\n{_user(card.commander_id)}",
-        f"*Reporter*\n{_user(card.reporter_id)}",
-        f"*Component*\n{card.component or '—'}",
+        f"*Commander*\n{user(card.commander_id)}",
+        f"*Reporter*\n{user(card.reporter_id)}",
+        f"*Component*\n{esc(card.component) if card.component else '—'}",
         f"*Acknowledged*\n{ack}",
     ]
     blocks: list[dict[str, Any]] = [
@@ -63,10 +60,10 @@ def opening_blocks(card: IncidentCard) -> list[dict[str, Any]]:
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
     if card.description:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(card.description, 3000)}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(esc(card.description), 3000)}})
     if card.resolution:
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*Resolution*\n{card.resolution}", 3000)}}
+            {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*Resolution*\n{esc(card.resolution)}", 3000)}}
         )
     context = f"Declared {_date(card)}" + (" · :lock: private" if card.private else "")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
@@ -99,24 +96,24 @@ def _button(text: str, action_id: str, value: str, *, style: str | None = None) 
 
 
 def announcement_blocks(card: IncidentCard) -> list[dict[str, Any]]:
-    channel = f"<#{card.channel_id}>" if card.channel_id else "_no channel_"
     text = (
-        f"{SEVERITY_EMOJI.get(card.severity, '')} *{card.severity} {card.ref}: {card.title}*\n"
-        f"{STATUS_EMOJI.get(card.status, '')} {card.status} · commander {_user(card.commander_id)} · join {channel}"
+        f"{SEVERITY_EMOJI.get(card.severity, '')} *{card.severity} {card.ref}: {esc(card.title)}*\n"
+        f"{STATUS_EMOJI.get(card.status, '')} {card.status} · commander {user(card.commander_id)} · "
+        f"join {channel(card.channel_id)}"
     )
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, 3000)}},
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"Declared {_date(card)} by {_user(card.reporter_id)}"}],
+            "elements": [{"type": "mrkdwn", "text": f"Declared {_date(card)} by {user(card.reporter_id)}"}],
         },
     ]
 
 
 def deploy_warning_blocks(card: IncidentCard) -> list[dict[str, Any]]:
-    channel = f"<#{card.channel_id}>" if card.channel_id else card.ref
     text = (
-        f":no_entry: *Deploy freeze*: P1 {card.ref} ({card.title}) is being worked in {channel}. "
+        f":no_entry: *Deploy freeze*: P1 {card.ref} ({esc(card.title)}) is being worked in "
+        f"{channel(card.channel_id, none=card.ref)}. "
         "Hold deploys until it is resolved."
     )
     return [{"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, 3000)}}]
@@ -124,22 +121,30 @@ def deploy_warning_blocks(card: IncidentCard) -> list[dict[str, Any]]:
 
 def status_text(card: IncidentCard, *, allowed: list[str]) -> str:
     ack = f"acknowledged by <@{card.acknowledged_by}>" if card.acknowledged_by else "not acknowledged"
-    where = f" · <#{card.channel_id}>" if card.channel_id else ""
+    where = f" · {channel(card.channel_id)}" if card.channel_id else ""
     moves = ", ".join(allowed) if allowed else "none (closed)"
     lines = [
-        f"*{card.ref} · {card.title}*{where}",
+        f"*{card.ref} · {esc(card.title)}*{where}",
         f"{SEVERITY_EMOJI.get(card.severity, '')} {card.severity} · {STATUS_EMOJI.get(card.status, '')} {card.status} · "
-        f"commander {_user(card.commander_id)} · {ack}",
+        f"commander {user(card.commander_id)} · {ack}",
         f"Next: {moves}",
     ]
     if card.resolution:
-        lines.append(f"Resolution: {card.resolution}")
+        lines.append(f"Resolution: {esc(card.resolution)}")
     return _clip("\n".join(lines), 3000)
 
 
 def list_line(card: IncidentCard) -> str:
     lock = " :lock:" if card.private else ""
-    where = f" <#{card.channel_id}>" if card.channel_id else ""
+    where = f" {channel(card.channel_id)}" if card.channel_id else ""
     return (
-        f"{SEVERITY_EMOJI.get(card.severity, '')} *{card.ref}* {card.severity} · {card.status} · {card.title}{lock}{where}"
+        f"{SEVERITY_EMOJI.get(card.severity, '')} *{card.ref}* {card.severity} · {card.status} · "
+        f"{esc(card.title)}{lock}{where}"
     )
+
+
+def topic(card: IncidentCard) -> str:
+    """The channel topic: where things stand, or once closed, how it ended."""
+    if card.status == "closed":
+        return esc(card.resolution or card.closure_reason or "closed")
+    return f"{card.severity} | {card.status} | {user(card.commander_id, nobody='no commander')}"

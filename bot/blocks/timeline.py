@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.blocks.mrkdwn import note_text, user
 from db.models import Incident, TimelineEvent
 
 SECTION_LIMIT = 2900
@@ -26,9 +27,9 @@ def when(at: datetime, tz: ZoneInfo) -> str:
 
 
 def line(event: TimelineEvent, tz: ZoneInfo) -> str:
-    who = f"<@{event.actor_id}>" if event.actor_id else "Vigil"
+    who = user(event.actor_id, nobody="Vigil")
     source = "" if event.source == "slack" else f" _({event.source})_"
-    return f"*{when(event.at, tz)}* · {who} · {event.text}{source}"
+    return f"*{when(event.at, tz)}* · {who} · {note_text(event.kind, event.text, event.data or {})}{source}"
 
 
 def timeline_blocks(incident: Incident, events: Sequence[TimelineEvent], *, tz_name: str) -> list[dict[str, Any]]:

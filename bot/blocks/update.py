@@ -20,7 +20,9 @@ def update_modal(incident: Incident) -> dict[str, Any]:
         "title": {"type": "plain_text", "text": f"Update INC-{incident.number}"[:24]},
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "private_metadata": json.dumps({"incident_id": incident.id, "channel_id": incident.channel_id}),
+        "private_metadata": json.dumps(
+            {"incident_id": incident.id, "number": incident.number, "channel_id": incident.channel_id}
+        ),
         "blocks": [
             {
                 "type": "input",

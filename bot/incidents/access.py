@@ -1,4 +1,4 @@
-"""Who may see and act on an incident (SPEC §4, §5).
+"""Who may see and act on an incident.
 
 Any full member acts on public incidents; guests only inside incident channels they are in; private incidents are
 visible to their members and admins only — to anyone else they answer "not found", so their existence stays private.

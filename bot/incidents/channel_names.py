@@ -1,4 +1,4 @@
-"""Slack channel names for incidents (SPEC §5).
+"""Slack channel names for incidents.
 
 A name is ``inc-{number}-{slug}``, then an optional ``-NN`` collision suffix (Slack answered
 ``name_taken``), then ``-closed`` once the incident is closed: ``inc-7-db-down-2-closed``. The suffix comes

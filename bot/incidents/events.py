@@ -2,7 +2,7 @@
 
 Subscribers run inside the same unit of work, before commit, with the session: the integration pipeline writes its
 delivery rows in the incident's own transaction, so a change and its deliveries commit (or roll back) together.
-Events fire only for the changes integrations care about (SPEC §4) — never for notes.
+Events fire only for the changes integrations care about — never for notes.
 """
 
 from __future__ import annotations

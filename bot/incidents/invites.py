@@ -1,4 +1,4 @@
-"""Who is invited to an incident channel: a registry of async strategies, each returning Slack user ids (SPEC §5).
+"""Who is invited to an incident channel: a registry of async strategies, each returning Slack user ids.
 
 Strategies are plain async functions over an `InviteContext`; adding PagerDuty on-call later is one more entry.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.incidents.ports import Note
 from db.models import Incident
 
 
@@ -13,8 +14,13 @@ class Change:
 
     incident: Incident
     changed: bool
-    summary: str = ""
+    notes: list[Note] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        """The notes in plain words (logs, the CLI); Slack renders `notes` with mentions instead."""
+        return "; ".join(note.text for note in self.notes)
 
 
 @dataclass

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class ChatError(Exception):
@@ -47,13 +47,36 @@ class IncidentCard:
         return f"INC-{self.number}"
 
 
+@dataclass(frozen=True)
+class Note:
+    """One thing that happened, in plain words plus the ids it is about (`data`), for the chat side to render with
+    its own markup: the domain never writes mentions or channel links itself."""
+
+    kind: str
+    text: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: str
+    is_bot: bool = False
+    deactivated: bool = False
+
+
+class PeoplePort(Protocol):
+    async def person(self, *, team_id: str, user_id: str) -> Person:
+        """Who `user_id` is; raise NotFound when the chat platform does not know them."""
+
+
 class ChatPort(Protocol):
     async def create_channel(self, *, name: str, private: bool) -> str:
         """Create a channel and return its id; raise NameTaken when the name is in use."""
 
     async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None: ...
 
-    async def set_topic(self, *, channel_id: str, topic: str) -> None: ...
+    async def set_topic(self, *, card: IncidentCard) -> None:
+        """Set the incident channel's topic from the card (its resolution once closed)."""
 
     async def post_opening(self, *, card: IncidentCard) -> str:
         """Post the opening message in the incident channel; return its ts."""
@@ -75,8 +98,14 @@ class ChatPort(Protocol):
     async def rename_channel(self, *, channel_id: str, name: str) -> str:
         """Rename; return the name the channel has now. NameTaken when it is in use."""
 
-    async def post_update(self, *, channel_id: str, text: str) -> str:
-        """A short line in the incident channel saying what changed and who changed it."""
+    async def post_change(self, *, channel_id: str, actor_id: str | None, notes: Sequence[Note]) -> str:
+        """One line in the incident channel saying what changed and who changed it."""
 
-    async def tell(self, *, user_id: str, channel_id: str | None, text: str) -> None:
-        """A message only `user_id` sees (ephemeral in `channel_id`, else a direct message)."""
+    async def post_message(self, *, channel_id: str, text: str) -> str:
+        """Post text the chat side already rendered (an SOS request built by the door that asked for it)."""
+
+    async def confirm_declaration(self, *, user_id: str, channel_id: str, card: IncidentCard) -> None:
+        """Tell the declarer, where they declared, that the incident is open and where to find it."""
+
+    async def tell_skipped(self, *, user_id: str, channel_id: str | None, card: IncidentCard, steps: Sequence[str]) -> None:
+        """Tell `user_id` privately which steps of the incident's set-up could not be done."""

@@ -7,7 +7,8 @@ factory and the repositories in `db/`. Domain events are published from `_emit` 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,22 +19,50 @@ from bot.clock import Clock
 from bot.incidents import events
 from bot.incidents.access import Actor, check_can_act
 from bot.incidents.errors import InvalidInput, InvalidTransition, NotFound
+from bot.incidents.fields import check_description, check_title
 from bot.incidents.invites import DEFAULT_STRATEGIES, InviteStrategy
 from bot.incidents.moves import apply_move
 from bot.incidents.outcomes import Change, Declaration
-from bot.incidents.ports import ChatError, ChatPort
+from bot.incidents.ports import ChatError, ChatPort, Note, PeoplePort
 from bot.incidents.states import ClosureReason, Severity, Status, check_move, check_reopen_reason, is_noop
 from bot.incidents.surfaces import ANNOUNCED_SEVERITIES, Surfaces
-from bot.incidents.text import clean_line, clean_text
-from db.incidents import add_timeline, allocate_number, find_active_by_dedup_key, get_by_channel, get_by_number, timeline_of
-from db.members import add_member, members_of
+from bot.incidents.text import clean_text
+from db.incidents import (
+    add_timeline,
+    allocate_number,
+    find_active_by_dedup_key,
+    get_by_channel,
+    get_by_number,
+    get_by_request_key,
+    timeline_of,
+)
+from db.members import add_member, members_of, remove_member
 from db.models import Component, Incident
 from db.tags import IT_DEPLOY, TECH_INCIDENTS, tagged_conversation
 
 log = logging.getLogger(__name__)
 
-MAX_TITLE = 150
-MAX_DESCRIPTION = 2900
+# How long Slack's word on who is in a private incident's channel is trusted: a lost member_left_channel event
+# costs at most this long of access.
+MEMBERS_FRESH_FOR = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class _Members:
+    fetched_at: datetime
+    user_ids: frozenset[str]
+
+
+_EVENT_FIELD = {"title": "title", "severity": "severity", "commander_id": "commander"}
+
+
+def _field_note(column: str, previous: str | None, value: str) -> Note:
+    """What a field change says, in plain words; the ids it names travel in `data` for the chat side to render."""
+    if column == "severity":
+        return Note("severity", f"Severity {previous} → {value}", {"from": previous, "to": value})
+    if column == "commander_id":
+        return Note("commander", "Commander changed", {"from": previous, "to": value})
+    return Note("title", f"Title changed to “{value}”", {"from": previous, "to": value})
 
 
 class IncidentService:
@@ -43,12 +72,15 @@ class IncidentService:
         sessions: async_sessionmaker[AsyncSession],
         chat: ChatPort,
         clock: Clock,
+        people: PeoplePort | None = None,
         bus: events.EventBus | None = None,
         invite_strategies: dict[str, InviteStrategy] | None = None,
     ) -> None:
         self.sessions = sessions
         self.chat = chat
         self.clock = clock
+        self.people = people
+        self._members: dict[int, _Members] = {}
         self.bus = bus or events.EventBus()
         self.surfaces = Surfaces(
             sessions=sessions, chat=chat, clock=clock, invite_strategies=dict(invite_strategies or DEFAULT_STRATEGIES)
@@ -67,19 +99,60 @@ class IncidentService:
         component_id: int | None = None,
         private: bool = False,
         dedup_key: str | None = None,
+        request_key: str | None = None,
         source: str = "slack",
         origin_channel_id: str | None = None,
     ) -> Declaration:
-        """Open an incident, then build its Slack surfaces; a failed step is named, never fatal."""
-        title, description = clean_line(title), clean_text(description)
-        if not title:
-            raise InvalidInput("Give the incident a title.", field="title")
-        if len(title) > MAX_TITLE:
-            raise InvalidInput(f"Keep the title under {MAX_TITLE} characters.", field="title")
-        if len(description) > MAX_DESCRIPTION:
-            raise InvalidInput(f"Keep the description under {MAX_DESCRIPTION} characters.", field="description")
+        """Open an incident, then build its Slack surfaces; a failed step is named, never fatal.
 
+        `request_key` names the form this came from: the same form submitted twice (a double click on Submit, two
+        replicas) opens one incident, and the second call returns it.
+        """
+        title, description = check_title(title), check_description(description)
+        try:
+            return await self._declare(
+                team_id=team_id,
+                reporter_id=reporter_id,
+                title=title,
+                severity=severity,
+                description=description,
+                component_id=component_id,
+                private=private,
+                dedup_key=dedup_key,
+                request_key=request_key,
+                source=source,
+                origin_channel_id=origin_channel_id,
+            )
+        except IntegrityError:
+            # A concurrent submission of the same form committed first (PostgreSQL waits on the unique index).
+            if request_key is None:
+                raise
+            async with self.sessions() as session:
+                existing = await get_by_request_key(session, team_id=team_id, request_key=request_key)
+            if existing is None:
+                raise
+            return Declaration(incident=existing, created=False)
+
+    async def _declare(
+        self,
+        *,
+        team_id: str,
+        reporter_id: str,
+        title: str,
+        severity: Severity,
+        description: str,
+        component_id: int | None,
+        private: bool,
+        dedup_key: str | None,
+        request_key: str | None,
+        source: str,
+        origin_channel_id: str | None,
+    ) -> Declaration:
         async with self.sessions() as session, session.begin():
+            if request_key:
+                existing = await get_by_request_key(session, team_id=team_id, request_key=request_key)
+                if existing is not None:
+                    return Declaration(incident=existing, created=False)
             if dedup_key:
                 existing = await find_active_by_dedup_key(session, team_id=team_id, dedup_key=dedup_key)
                 if existing is not None:
@@ -98,6 +171,7 @@ class IncidentService:
                 reporter_id=reporter_id,
                 commander_id=reporter_id,
                 dedup_key=dedup_key,
+                request_key=request_key,
                 created_at=now,
                 updated_at=now,
                 last_update_at=now,
@@ -120,7 +194,9 @@ class IncidentService:
             deploy_to = None if private else await tagged_conversation(session, team_id=team_id, tag=IT_DEPLOY)
 
         declaration = Declaration(incident=incident, created=True)
-        await self.surfaces.build(declaration, invite_ctx, announce_to=announce_to, deploy_to=deploy_to)
+        await self.surfaces.build(
+            declaration, invite_ctx, announce_to=announce_to, deploy_to=deploy_to, confirm_in=origin_channel_id
+        )
         if declaration.skipped:
             await self.surfaces.record_skipped(declaration, source=source)
             await self.surfaces.tell_skipped(declaration, origin_channel_id)
@@ -181,7 +257,9 @@ class IncidentService:
                 status=str(target),
                 previous_status=str(current),
             )
-        change = Change(incident=row, changed=True, summary=effects.timeline)
+        change = Change(
+            incident=row, changed=True, notes=[Note("status", effects.timeline, {"from": str(current), "to": str(target)})]
+        )
         await self.surfaces.refresh(change, actor_id=actor_id, closing=target == Status.CLOSED)
         return change
 
@@ -211,99 +289,89 @@ class IncidentService:
                 session, row, kind="ack", source=source, at=now, actor_id=actor_id, text="Acknowledged", data={"first": True}
             )
             await self._emit(session, events.ACKNOWLEDGED, row, actor_id=actor_id, source=source)
-        change = Change(incident=row, changed=True, summary="Acknowledged")
+        change = Change(incident=row, changed=True, notes=[Note("ack", "Acknowledged")])
         await self.surfaces.refresh(change, actor_id=actor_id)
         return change
 
     async def set_severity(self, incident: Incident, *, actor_id: str | None, severity: Severity, source: str) -> Change:
-        """A severity change re-evaluates invites, the announcement and the deploy warning; postmortem duty follows
-        from the severity at each move."""
-        change = await self._change_field(
-            incident,
-            column="severity",
-            kind="severity",
-            value=str(severity),
-            actor_id=actor_id,
-            source=source,
-            describe=lambda old, new: f"Severity {old} → {new}",
-        )
-        if change.changed:
-            await self.surfaces.refresh(change, actor_id=actor_id, reevaluate=True)
-        return change
+        return await self.update(incident, actor_id=actor_id, source=source, severity=severity)
 
     async def set_commander(self, incident: Incident, *, actor_id: str | None, commander_id: str, source: str) -> Change:
-        change = await self._change_field(
-            incident,
-            column="commander_id",
-            kind="commander",
-            value=commander_id,
-            actor_id=actor_id,
-            source=source,
-            describe=lambda old, new: f"Commander <@{old}> → <@{new}>" if old else f"Commander <@{new}>",
-        )
-        if change.changed:
-            row = change.incident
-            if row.channel_id:
-                try:
-                    await self.chat.invite(channel_id=row.channel_id, user_ids=[commander_id])
-                except ChatError as exc:
-                    log.warning("INC-%s: could not invite the new commander (%s)", row.number, exc.code)
-            await self.surfaces.refresh(change, actor_id=actor_id)
-        return change
+        return await self.update(incident, actor_id=actor_id, source=source, commander_id=commander_id)
 
     async def set_title(self, incident: Incident, *, actor_id: str | None, title: str, source: str) -> Change:
-        title = clean_line(title)
-        if not title:
-            raise InvalidInput("Give the incident a title.", field="title")
-        if len(title) > MAX_TITLE:
-            raise InvalidInput(f"Keep the title under {MAX_TITLE} characters.", field="title")
-        change = await self._change_field(
-            incident,
-            column="title",
-            kind="title",
-            value=title,
-            actor_id=actor_id,
-            source=source,
-            describe=lambda _old, new: f"Title changed to “{new}”",
-        )
-        if change.changed:
-            await self.surfaces.refresh(change, actor_id=actor_id)
-        return change
+        return await self.update(incident, actor_id=actor_id, source=source, title=title)
 
-    async def _change_field(
+    async def update(
         self,
         incident: Incident,
         *,
-        column: str,
-        kind: str,
-        value: str,
         actor_id: str | None,
         source: str,
-        describe: Callable[[str | None, str], str],
+        title: str | None = None,
+        severity: Severity | None = None,
+        commander_id: str | None = None,
     ) -> Change:
-        """One field of a live incident: the row, its timeline entry and `incident.updated`, in one transaction."""
+        """Change any of title, severity and commander: one transaction (a timeline entry and `incident.updated`
+        per field), then one refresh and one line in the channel. Fields equal to the current value are ignored.
+
+        A severity change re-evaluates invites, the announcement and the deploy warning; postmortem duty follows
+        from the severity at each move. A new commander must be a person with an active account.
+        """
+        title = check_title(title) if title is not None else None
+        if commander_id is not None:
+            await self._check_commander(team_id=incident.team_id, user_id=commander_id)
+        wanted = {"title": title, "severity": str(severity) if severity else None, "commander_id": commander_id}
         async with self.sessions() as session, session.begin():
             row = await self._lock(session, incident.id)
-            previous = getattr(row, column)
-            if previous == value:
+            changes = {col: value for col, value in wanted.items() if value is not None and getattr(row, col) != value}
+            if not changes:
                 return Change(incident=row, changed=False)
             if row.status == Status.CLOSED:
-                raise InvalidTransition(f"This incident is closed; its {kind} is final.")
-            setattr(row, column, value)
-            row.last_update_at = self.clock.now()
-            summary = describe(previous, value)
-            await add_timeline(
+                raise InvalidTransition("This incident is closed; its title, severity and commander are final.")
+            now = self.clock.now()
+            notes: list[Note] = []
+            for column, value in changes.items():
+                previous = getattr(row, column)
+                setattr(row, column, value)
+                note = _field_note(column, previous, value)
+                notes.append(note)
+                await add_timeline(
+                    session,
+                    row,
+                    kind=note.kind,
+                    source=source,
+                    at=now,
+                    actor_id=actor_id,
+                    text=note.text,
+                    data=dict(note.data),
+                )
+            row.last_update_at = now
+            await self._emit(
                 session,
+                events.UPDATED,
                 row,
-                kind=kind,
-                source=source,
-                at=self.clock.now(),
                 actor_id=actor_id,
-                text=summary,
-                data={"from": previous, "to": value},
+                source=source,
+                **{_EVENT_FIELD[column]: value for column, value in changes.items()},
             )
-            await self._emit(session, events.UPDATED, row, actor_id=actor_id, source=source, **{kind: value})
-        return Change(incident=row, changed=True, summary=summary)
+        change = Change(incident=row, changed=True, notes=notes)
+        if "commander_id" in changes and row.channel_id:
+            try:
+                await self.chat.invite(channel_id=row.channel_id, user_ids=[changes["commander_id"]])
+            except ChatError as exc:
+                log.warning("INC-%s: could not invite the new commander (%s)", row.number, exc.code)
+        await self.surfaces.refresh(change, actor_id=actor_id, reevaluate="severity" in changes)
+        return change
+
+    async def _check_commander(self, *, team_id: str, user_id: str) -> None:
+        if self.people is None:
+            return
+        person = await self.people.person(team_id=team_id, user_id=user_id)
+        if person.is_bot or person.deactivated:
+            raise InvalidInput(
+                "That account cannot lead an incident (a bot or a deactivated account); pick a person.", field="commander"
+            )
 
     async def _lock(self, session: AsyncSession, incident_id: int) -> Incident:
         """The row, locked for this transaction (SQLite's BEGIN IMMEDIATE already serialises writers)."""
@@ -359,23 +427,55 @@ class IncidentService:
         return incident
 
     async def is_member(self, incident: Incident, user_id: str) -> bool:
-        """Membership from member_joined/left events; on a miss, Slack's member list settles it (and is stored)."""
+        """Whether `user_id` is in the incident's channel, by Slack's member list (trusted for a minute, so a lost
+        member_left_channel event does not keep someone in forever); the stored list stands in when Slack fails."""
+        cached = self._members.get(incident.id)
+        now = self.clock.now()
+        if cached is not None and now - cached.fetched_at < MEMBERS_FRESH_FOR:
+            return user_id in cached.user_ids
+        if incident.channel_id:
+            try:
+                members = frozenset(await self.chat.channel_members(channel_id=incident.channel_id))
+            except ChatError as exc:
+                log.warning("INC-%s: could not read channel members (%s)", incident.number, exc.code)
+            else:
+                self._members[incident.id] = _Members(fetched_at=now, user_ids=members)
+                await self._store_members(incident, members)
+                return user_id in members
         async with self.sessions() as session:
-            if user_id in await members_of(session, team_id=incident.team_id, incident_id=incident.id):
-                return True
-        if not incident.channel_id:
-            return False
-        try:
-            members = await self.chat.channel_members(channel_id=incident.channel_id)
-        except ChatError as exc:
-            log.warning("INC-%s: could not read channel members (%s)", incident.number, exc.code)
-            return False
+            return user_id in await members_of(session, team_id=incident.team_id, incident_id=incident.id)
+
+    async def _store_members(self, incident: Incident, members: frozenset[str]) -> None:
         async with self.sessions() as session, session.begin():
-            for member in members:
+            stored = await members_of(session, team_id=incident.team_id, incident_id=incident.id)
+            for user_id in members - stored:
                 await add_member(
-                    session, team_id=incident.team_id, incident_id=incident.id, user_id=member, at=self.clock.now()
+                    session, team_id=incident.team_id, incident_id=incident.id, user_id=user_id, at=self.clock.now()
                 )
-        return user_id in members
+            for user_id in stored - members:
+                await remove_member(session, team_id=incident.team_id, incident_id=incident.id, user_id=user_id)
+
+    async def member_joined(self, *, team_id: str, channel_id: str, user_id: str) -> None:
+        """Keep the stored membership of an incident channel current (events from Slack)."""
+        async with self.sessions() as session, session.begin():
+            incident = await get_by_channel(session, team_id=team_id, channel_id=channel_id)
+            if incident is None:
+                return
+            await add_member(session, team_id=team_id, incident_id=incident.id, user_id=user_id, at=self.clock.now())
+        self._members.pop(incident.id, None)
+
+    async def member_left(self, *, team_id: str, channel_id: str, user_id: str) -> None:
+        async with self.sessions() as session, session.begin():
+            incident = await get_by_channel(session, team_id=team_id, channel_id=channel_id)
+            if incident is None:
+                return
+            await remove_member(session, team_id=team_id, incident_id=incident.id, user_id=user_id)
+        self._members.pop(incident.id, None)
+
+    async def by_channel(self, *, team_id: str, channel_id: str) -> Incident | None:
+        """The incident whose channel this is, if any (reactions, membership events)."""
+        async with self.sessions() as session:
+            return await get_by_channel(session, team_id=team_id, channel_id=channel_id)
 
     async def request_help(
         self,
@@ -389,29 +489,27 @@ class IncidentService:
         message: str,
         source: str,
     ) -> None:
-        """SOS (SPEC §5): post the request where the target listens, then put it on the timeline and say so in the
-        incident channel. Nothing is recorded when the post fails, and the caller is told why."""
+        """SOS: post the request (rendered by the door that asked) where the target listens, then put it on the
+        timeline and say so in the incident channel. Nothing is recorded when the post fails, and the caller is told
+        why."""
         try:
-            ts = await self.chat.post_update(channel_id=conversation_id, text=request_text)
+            ts = await self.chat.post_message(channel_id=conversation_id, text=request_text)
         except ChatError as exc:
             raise InvalidInput(
-                f"Vigil could not post your SOS in <#{conversation_id}> ({exc.code}); "
+                f"Vigil could not post your SOS to {target_name} ({exc.code}); "
                 "ask an admin to check the SOS target. Nothing was sent."
             ) from None
+        note = Note(
+            "sos",
+            f"SOS to {target_name}: {clean_text(message)}",
+            {"target": target_name, "conversation_id": conversation_id, "usergroup_id": usergroup_id, "ts": ts},
+        )
         await self.add_timeline_entry(
-            incident,
-            kind="sos",
-            text=f"SOS to {target_name} (<#{conversation_id}>): {message}",
-            actor_id=actor_id,
-            source=source,
-            data={"target": target_name, "conversation_id": conversation_id, "usergroup_id": usergroup_id, "ts": ts},
+            incident, kind=note.kind, text=note.text, actor_id=actor_id, source=source, data=dict(note.data)
         )
         if incident.channel_id:
             try:
-                await self.chat.post_update(
-                    channel_id=incident.channel_id,
-                    text=f":sos: <@{actor_id}> asked *{target_name}* for help in <#{conversation_id}>.",
-                )
+                await self.chat.post_change(channel_id=incident.channel_id, actor_id=actor_id, notes=[note])
             except ChatError as exc:
                 log.info("INC-%s: could not note the SOS in the incident channel (%s)", incident.number, exc.code)
 

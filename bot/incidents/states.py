@@ -1,4 +1,4 @@
-"""Incident statuses, severities and the status moves (SPEC §4).
+"""Incident statuses, severities and the status moves.
 
 The moves are data (`ALLOWED`) plus one function (`check_move`) that adds the rules the table cannot say:
 closure reasons, the P1/P2 postmortem and reopen. Every door (slash command, button, webhook, CLI) goes
@@ -75,7 +75,7 @@ class ClosureReason(StrEnum):
         return reason
 
 
-# SPEC §4, row by row. Closing before resolved, P1/P2 closing without a postmortem and the reopen-only
+# The moves, row by row. Closing before resolved, P1/P2 closing without a postmortem and the reopen-only
 # moves are further restricted by `check_move`.
 ALLOWED: Mapping[Status, frozenset[Status]] = MappingProxyType(
     {
@@ -139,7 +139,7 @@ def check_move(
     A move to the current status is refused here; callers that want double clicks to be harmless check
     `is_noop` first. A closure reason is required when closing before ``resolved`` and optional (recorded,
     not checked) after it. A closure reason never lets a resolved P1/P2 skip its postmortem: "closing
-    before resolved … skips the postmortem. Otherwise P1/P2 pass through postmortem" (SPEC §4).
+    before resolved … skips the postmortem. Otherwise P1/P2 pass through postmortem".
     """
     allowed = allowed_next(current, severity)
 

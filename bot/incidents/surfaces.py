@@ -49,11 +49,6 @@ def card_of(incident: Incident, component: str | None = None) -> IncidentCard:
     )
 
 
-def topic_of(card: IncidentCard) -> str:
-    commander = f"<@{card.commander_id}>" if card.commander_id else "no commander"
-    return f"{card.severity} | {card.status} | {commander}"
-
-
 class Surfaces:
     def __init__(
         self,
@@ -92,12 +87,18 @@ class Surfaces:
         )
 
     async def build(
-        self, declaration: Declaration, invite_ctx: InviteContext, *, announce_to: str | None, deploy_to: str | None
+        self,
+        declaration: Declaration,
+        invite_ctx: InviteContext,
+        *,
+        announce_to: str | None,
+        deploy_to: str | None,
+        confirm_in: str | None = None,
     ) -> None:
         """Create the channel while the invitees are being resolved, then do everything else at once.
 
         With every Slack call taking one round trip, this is create → (invite ‖ topic ‖ post → pin ‖ announce ‖
-        warn): three round trips whatever the number of steps.
+        warn ‖ confirm to the declarer): three round trips whatever the number of steps.
         """
         incident = declaration.incident
         invitees_task = asyncio.create_task(resolve_invitees(invite_ctx, self.invite_strategies))
@@ -118,12 +119,16 @@ class Surfaces:
             # Slack calls rather than before them: the write costs no round trip.
             steps["record the channel"] = self._save(incident.id, channel_id=channel_id, channel_name=name)
             steps["invite responders"] = self._invite(channel_id, invitees_task)
-            steps["set the channel topic"] = self.chat.set_topic(channel_id=channel_id, topic=topic_of(card))
+            steps["set the channel topic"] = self.chat.set_topic(card=card)
             steps["post the opening message"] = self._post_and_pin(card, declaration)
+            if confirm_in:
+                steps["confirm the declaration to you"] = self.chat.confirm_declaration(
+                    user_id=incident.reporter_id, channel_id=confirm_in, card=card
+                )
         if announce_to:
-            steps[f"announce in <#{announce_to}>"] = self._announce(announce_to, card, declaration)
+            steps["announce the incident"] = self._announce(announce_to, card, declaration)
         if deploy_to and incident.severity == "P1":
-            steps[f"warn <#{deploy_to}> about a deploy freeze"] = self._warn_later(deploy_to, card, incident)
+            steps["warn about a deploy freeze"] = self._warn_later(deploy_to, card, incident)
         results = await asyncio.gather(*steps.values(), return_exceptions=True)
         for step, result in zip(steps, results, strict=True):
             if isinstance(result, ChatError):
@@ -187,14 +192,12 @@ class Surfaces:
 
     async def tell_skipped(self, declaration: Declaration, origin_channel_id: str | None) -> None:
         incident = declaration.incident
-        lines = "\n".join(f"• {step}" for step in declaration.skipped)
-        text = (
-            f":warning: INC-{incident.number} is declared, but Vigil could not:\n{lines}\n"
-            "It is on the incident's timeline; the rest of the incident works."
-        )
         try:
-            await self.chat.tell(
-                user_id=incident.reporter_id, channel_id=origin_channel_id or incident.channel_id, text=text
+            await self.chat.tell_skipped(
+                user_id=incident.reporter_id,
+                channel_id=origin_channel_id or incident.channel_id,
+                card=card_of(incident),
+                steps=declaration.skipped,
             )
         except ChatError as exc:
             log.warning("INC-%s: could not tell the declarer about skipped steps (%s)", incident.number, exc.code)
@@ -221,11 +224,10 @@ class Surfaces:
         if incident.channel_id:
             if incident.opening_message_ts:
                 steps["update the opening message"] = self.chat.update_opening(card=card, ts=incident.opening_message_ts)
-            topic = (incident.resolution or incident.closure_reason or "closed") if closing else topic_of(card)
-            steps["set the channel topic"] = self.chat.set_topic(channel_id=incident.channel_id, topic=topic)
-            if change.summary and actor_id:
-                steps["post the change"] = self.chat.post_update(
-                    channel_id=incident.channel_id, text=f"<@{actor_id}>: {change.summary}"
+            steps["set the channel topic"] = self.chat.set_topic(card=card)
+            if change.notes:
+                steps["post the change"] = self.chat.post_change(
+                    channel_id=incident.channel_id, actor_id=actor_id, notes=change.notes
                 )
             if closing and incident.channel_name:
                 steps["rename the channel"] = self._rename_closed(incident)
@@ -236,9 +238,9 @@ class Surfaces:
                 channel_id=incident.announcement_channel_id, ts=incident.announcement_ts, card=card
             )
         if announce_to:
-            steps[f"announce in <#{announce_to}>"] = self._announce_later(announce_to, card, incident)
+            steps["announce the incident"] = self._announce_later(announce_to, card, incident)
         if deploy_to:
-            steps[f"warn <#{deploy_to}>"] = self._warn_later(deploy_to, card, incident)
+            steps["warn about a deploy freeze"] = self._warn_later(deploy_to, card, incident)
         results = await asyncio.gather(*steps.values(), return_exceptions=True)
         for step, result in zip(steps, results, strict=True):
             if isinstance(result, BaseException):
@@ -278,5 +280,6 @@ class Surfaces:
                 kind="deploy_warning",
                 source="slack",
                 at=self.clock.now(),
-                text=f"Deploy freeze announced in <#{channel_id}>",
+                text="Deploy freeze announced",
+                data={"channel_id": channel_id},
             )

@@ -9,29 +9,28 @@ from bot.run_lock import AlreadyRunning, RunLock
 from bot.settings import load_settings
 from db.tags import DEV_FIREFIGHTER
 from tests.app.conftest import ALICE, BOB, GENERAL, INCIDENTS_CHANNEL, StartVigil, Vigil
+from tests.app.test_work import say
 
 
 async def test_help_answers_ephemerally_with_every_subcommand(vigil: Vigil) -> None:
-    ack = await vigil.command("help")
-    assert ack.acked
+    text = await say(vigil, "help")
     for sub in ("open", "status", "resolve", "close", "reopen", "lead", "link"):
-        assert f"/incident {sub}" in ack.text
-    assert "no help channel is tagged yet" in ack.text
+        assert f"/incident {sub}" in text
+    assert "no help channel is tagged yet" in text
 
 
 async def test_empty_text_is_help_and_case_does_not_matter(vigil: Vigil) -> None:
-    assert "/incident open" in (await vigil.command("")).text
-    assert "/incident open" in (await vigil.command("HeLp")).text
+    assert "/incident open" in await say(vigil, "")
+    assert "/incident open" in await say(vigil, "HeLp")
 
 
 async def test_unknown_input_gets_a_usage_line_naming_the_help_channel(vigil: Vigil) -> None:
     await vigil.tag(DEV_FIREFIGHTER, INCIDENTS_CHANNEL)
-    ack = await vigil.command("frobnicate now", user=BOB)
-    assert ack.acked
-    assert "frobnicate" in ack.text
-    assert f"<#{INCIDENTS_CHANNEL}>" in ack.text
-    bad = await vigil.command("severity P9")
-    assert "P1" in bad.text and f"<#{INCIDENTS_CHANNEL}>" in bad.text
+    text = await say(vigil, "frobnicate now", user=BOB)
+    assert "frobnicate" in text
+    assert f"<#{INCIDENTS_CHANNEL}>" in text
+    bad = await say(vigil, "severity P9")
+    assert "P1" in bad and f"<#{INCIDENTS_CHANNEL}>" in bad
 
 
 async def test_health_readiness_and_metrics(vigil: Vigil) -> None:
@@ -109,8 +108,7 @@ async def test_reconnects_after_slack_asks_for_a_refresh(vigil: Vigil) -> None:
     opened = vigil.emu.connections_opened
     await vigil.emu.disconnect_all("refresh_requested")
     await vigil.emu.wait_until(lambda: vigil.emu.connections_opened > opened and vigil.emu.connected, what="reconnect")
-    ack = await vigil.command("help")
-    assert ack.acked and "/incident open" in ack.text
+    assert "/incident open" in await say(vigil, "help")
 
 
 async def test_purge_logs_job_drops_expired_event_ids(vigil: Vigil) -> None:

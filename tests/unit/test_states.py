@@ -27,7 +27,7 @@ OPN, INV, MIT, RES, PMT, CLS = (
     Status.CLOSED,
 )
 
-# SPEC §4 written out for every (from, to) pair, independently of the implementation:
+# The move table written out for every (from, to) pair, independently of the implementation:
 #   ok      plain move
 #   reason  close before resolved: needs a closure reason
 #   p3+     allowed for P3-P5 only (P1/P2 pass through postmortem)
