@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,8 @@ def make_engine(
     pool_timeout: float | None = POOL_TIMEOUT,
     **kwargs: Any,
 ) -> AsyncEngine:
-    """Create the async engine with bounded waits (None lifts a bound, e.g. for a long migration); SQLite gets WAL,
-    a busy timeout, an owner-only file and `BEGIN IMMEDIATE` transactions.
+    """Create the async engine with bounded waits (None lifts a bound, e.g. for a long migration on PostgreSQL;
+    SQLite always keeps a busy timeout); SQLite gets WAL, an owner-only file and `BEGIN IMMEDIATE` transactions.
 
     `BEGIN IMMEDIATE` takes the write lock up front: a deferred transaction that reads and then writes can fail at
     once with "database is locked" (SQLite does not wait on a read→write upgrade), which would lose a declaration.
@@ -74,12 +75,16 @@ def _create_private(path: Path) -> None:
 
 
 def _tighten(path: Path) -> None:
-    """Owner-only for the -wal/-shm files too, in case an older Vigil left them wider."""
-    for suffix in ("-wal", "-shm"):
-        side = path.with_name(path.name + suffix)
-        with contextlib.suppress(OSError):
-            if side.stat().st_mode & 0o077:
-                side.chmod(SQLITE_FILE_MODE)
+    """The -wal/-shm files no wider than the database file (SQLite copies its mode when it creates them; this covers
+    files an older Vigil left behind). Not narrower either: a reader the file admits must be able to open -shm."""
+    with contextlib.suppress(OSError):
+        allowed = stat.S_IMODE(path.stat().st_mode)
+        for suffix in ("-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            with contextlib.suppress(OSError):
+                mode = stat.S_IMODE(side.stat().st_mode)
+                if mode & ~allowed:
+                    side.chmod(mode & allowed)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int, path: Path | None) -> None:

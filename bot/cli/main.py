@@ -78,7 +78,7 @@ def migrate(as_json: bool) -> None:
     settings = get_settings(as_json=as_json)
 
     async def _go() -> tuple[str | None, str]:
-        engine = make_engine(settings.db_url)
+        engine = make_engine(settings.db_url, statement_timeout=None)
         try:
             return await upgrade(engine)
         finally:

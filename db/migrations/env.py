@@ -26,7 +26,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
-    engine = make_engine(url)
+    engine = make_engine(url, statement_timeout=None)  # a migration may rewrite a large table
     try:
         async with engine.connect() as conn:
             await conn.run_sync(_run)
