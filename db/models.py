@@ -282,14 +282,114 @@ class Identity(Base):
     )
 
 
+INTEGRATION_KINDS = ("pagerduty", "opsgenie", "jira", "linear", "servicenow", "github", "teams", "webhook")
+DELIVERY_STATUSES = ("pending", "retrying", "success", "failed", "cancelled")
+
+
+class Integration(Base):
+    """A connection to another tool. `secrets` is one sealed blob (AES-256-GCM under `key_id`, bound to the row's id):
+    plaintext never reaches the database. The id is random (128 bits) because it appears in inbound webhook URLs."""
+
+    __tablename__ = "integration"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(80))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secrets: Mapped[str] = mapped_column(Text, default="")
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    min_severity: Mapped[str | None] = mapped_column(String(2))
+    component_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    include_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # While set and in the future, the previous inbound secret (kept in the sealed blob) still verifies and signs.
+    previous_secret_until: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[str | None] = mapped_column(SlackId)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("team_id", "name"),
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in INTEGRATION_KINDS)})", name="kind"),
+        Index("ix_integration_active", "team_id", "active"),
+        Index("ix_integration_key_id", "key_id"),
+    )
+
+
+class IntegrationLink(Base):
+    """What an incident is in another tool (a Jira key, a Linear id, a ServiceNow sys_id): one row per pair."""
+
+    __tablename__ = "integration_link"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    external_url: Mapped[str | None] = mapped_column(String(1024))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("incident_id", "integration_id"),
+        Index("ix_integration_link_external", "integration_id", "external_id"),
+    )
+
+
+class Delivery(Base):
+    """One event for one integration: the outbox row, written in the incident's own transaction, and its log.
+
+    `id` orders deliveries; `delivery_id` (a UUID) is what the receiver sees and stays the same on every re-send.
+    A worker claims a row by setting `claim_token` and `claimed_until`; a claim that outlives its lease (the worker
+    died) is taken again. `payload` is frozen at the first attempt, so every re-send carries the same body.
+    """
+
+    __tablename__ = "delivery"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what changed (fields, previous status, actor, source)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_attempt_at: Mapped[datetime | None] = mapped_column()
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # one entry per attempt
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in DELIVERY_STATUSES)})", name="status"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_pair", "integration_id", "incident_id", "id"),
+        Index("ix_delivery_team", "team_id", "id"),
+    )
+
+
 __all__ = [
     "Base",
     "Component",
     "Conversation",
     "ConversationTag",
+    "Delivery",
     "Identity",
     "Incident",
     "IncidentMember",
+    "Integration",
+    "IntegrationLink",
     "ProcessedEvent",
     "SosTarget",
     "TimelineEvent",

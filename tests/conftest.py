@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.engine import make_engine
 from db.migrate import upgrade
 
+pytest_plugins = ["tests.fakes.plugin"]
+
 PG_ADMIN_URL = os.environ.get("VIGIL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 T = TypeVar("T")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

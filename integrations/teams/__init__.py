@@ -1,0 +1,1 @@
+"""Microsoft Teams: Adaptive Cards posted to a Workflows ("Post to a channel when a webhook request is received") URL."""

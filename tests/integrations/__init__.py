@@ -1,0 +1,1 @@
+"""Tests of the integrations package: the outbound guard, providers against fake servers."""
