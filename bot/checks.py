@@ -1,7 +1,8 @@
-"""`vigil check`: configuration, database and both Slack tokens, each as one line.
+"""`vigil check`: configuration, database, both Slack tokens and each active integration, each as one line.
 
 Never posts anything and never shows a secret: Slack is asked `auth.test` (bot token) and `apps.connections.open`
-(app-level token), whose websocket URL is thrown away unused.
+(app-level token), whose websocket URL is thrown away unused; each integration gets its kind's harmless probe
+(a HEAD request for Teams and webhooks), never a delivery.
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ async def run_checks(settings: Settings) -> list[CheckResult]:
                 )
         results.append(await _check_slack(settings, engine if migrated else None))
         results.append(await _check_socket_mode(settings))
+        if migrated:
+            results += await _check_integrations(settings, engine)
     finally:
         await engine.dispose()
     return results
@@ -120,3 +123,22 @@ async def _check_socket_mode(settings: Settings) -> CheckResult:
     if not str(resp.get("url", "")).startswith(("wss://", "ws://")):
         return CheckResult("socket_mode", "failed", "apps.connections.open returned no websocket URL")
     return CheckResult("socket_mode", "ok", "SLACK_APP_TOKEN can open Socket Mode connections")
+
+
+async def _check_integrations(settings: Settings, engine: AsyncEngine) -> list[CheckResult]:
+    """One `integration <name>` line per active integration of the recorded workspace (none when no workspace is
+    recorded): its settings, whether its secrets open under VIGIL_ENCRYPTION_KEYS, and its kind's probe."""
+    from bot.container import build_container
+
+    container = build_container(settings, engine=engine)
+    try:
+        service = container.integrations
+        team_id = await service.workspace()
+        if team_id is None:
+            return []
+        lines = await service.check(team_id=team_id)
+        return [CheckResult(line.name, "ok" if line.ok else "failed", line.line) for line in lines]
+    except Exception as exc:  # the database went away mid-check: one line, like the database check
+        return [CheckResult("integrations", "failed", f"could not be checked ({type(exc).__name__})")]
+    finally:
+        await container.aclose()  # disposes the shared engine too, which run_checks does again (harmless)

@@ -27,6 +27,31 @@ from bot.slack_chat import SlackChat
 from bot.slack_client import make_slack_client
 from bot.sos import SosService
 from db.engine import make_engine, make_session_factory
+from integrations.http.aio import make_session
+from integrations.http.guard import OutboundPolicy
+from integrations.outbox import Outbox
+from integrations.registry import PROVIDERS, Registry
+from integrations.secret_box import KeyRing
+from integrations.service import IntegrationService
+from integrations.worker import DeliveryWorker
+
+
+class OutboundSession:
+    """The one guarded HTTP session every provider shares, made on first use (inside the running loop)."""
+
+    def __init__(self, policy: OutboundPolicy) -> None:
+        self.policy = policy
+        self._session: aiohttp.ClientSession | None = None
+
+    def __call__(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = make_session(self.policy)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 @dataclass
@@ -45,6 +70,9 @@ class Container:
     home: HomePublisher
     sos: SosService
     identities: IdentityService
+    integrations: IntegrationService
+    worker: DeliveryWorker
+    outbound: OutboundSession
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def open(self) -> None:
@@ -56,6 +84,7 @@ class Container:
         http = self.extras.pop("slack_http", None)
         if http is not None:
             await http.close()
+        await self.outbound.close()
         await self.engine.dispose()
 
 
@@ -75,9 +104,31 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     directory = Directory(sessions=sessions, slack=slack, clock=clock, bootstrap_admins=settings.admin_ids)
     incidents = IncidentService(sessions=sessions, chat=chat, clock=clock, bus=bus, people=DirectoryPeople(directory))
     admin = AdminService(sessions=sessions, directory=directory, slack=SlackWebLookup(slack), clock=clock)
-    home = HomePublisher(queries=HomeQueries(sessions=sessions, command=settings.command), directory=directory, slack=slack)
     sos = SosService(directory=directory, incidents=incidents, admin=admin)
     identities = IdentityService(sessions=sessions, directory=directory, clock=clock, command=settings.command)
+    providers: Registry = overrides.pop("providers", None) or dict(PROVIDERS)
+    keys: KeyRing = overrides.pop("keys", None) or KeyRing.from_settings(settings)
+    policy: OutboundPolicy = overrides.pop("policy", None) or OutboundPolicy.from_settings(settings)
+    outbound = OutboundSession(policy)
+    worker = DeliveryWorker(sessions=sessions, clock=clock, keys=keys, providers=providers, http=outbound)
+    bus.subscribe(Outbox(providers=providers, clock=clock, enabled=settings.outbound_enabled, wake=worker.wake).on_event)
+    integrations = IntegrationService(
+        sessions=sessions,
+        clock=clock,
+        keys=keys,
+        providers=providers,
+        policy=policy,
+        public_url=settings.public_url,
+        worker=worker,
+        outbound_enabled=settings.outbound_enabled,
+        directory=directory,
+    )
+    # The Integrations tab reads through the integration service (it alone opens sealed secrets).
+    home = HomePublisher(
+        queries=HomeQueries(sessions=sessions, command=settings.command, integrations=integrations),
+        directory=directory,
+        slack=slack,
+    )
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
     return Container(
@@ -95,4 +146,7 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
         home=home,
         sos=sos,
         identities=identities,
+        integrations=integrations,
+        worker=worker,
+        outbound=outbound,
     )

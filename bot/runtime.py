@@ -42,13 +42,14 @@ class Runtime:
     slack_app: SlackApp | None = None
     handler: AsyncSocketModeHandler | None = None
     scheduler: AsyncIOScheduler | None = None
+    worker_task: asyncio.Task[None] | None = None
     _runner: web.AppRunner | None = None
     _started: list[str] = field(default_factory=list)
 
     async def socket_connected(self) -> bool:
         return self.handler is not None and bool(await self.handler.client.is_connected())
 
-    async def start(self, *, with_scheduler: bool = True) -> None:
+    async def start(self, *, with_scheduler: bool = True, with_worker: bool = True) -> None:
         container = self.container
         settings = container.settings
         await container.open()
@@ -72,6 +73,9 @@ class Runtime:
         if with_scheduler:
             self.scheduler = build_scheduler(container)
             self.scheduler.start()
+
+        if with_worker:
+            self.worker_task = asyncio.create_task(container.worker.run(), name="vigil-deliveries")
 
         await self.handler.connect_async()
         log.info(
@@ -117,6 +121,14 @@ class Runtime:
             log.warning("%d listener(s) still running at shutdown", self.slack_app.in_flight.count)
         if self.handler is not None:
             await self.handler.close_async()
+        if self.worker_task is not None:
+            self.container.worker.stop()
+            try:
+                await asyncio.wait_for(self.worker_task, DRAIN_TIMEOUT)
+            except TimeoutError:
+                log.warning("deliveries still in flight at shutdown; they are sent again after their lease")
+            except Exception:
+                log.exception("the delivery worker stopped with an error")
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._runner is not None:

@@ -377,6 +377,7 @@ def build_slack_app(container: Container) -> SlackApp:
         context["home"] = container.home
         context["sos"] = container.sos
         context["identities"] = container.identities
+        context["integrations"] = container.integrations
         for name, service in container.extras.items():
             context[name] = service
         await next()

@@ -42,6 +42,7 @@ ACTION_HOME_TAB_SOS = "home_tab_sos"
 ACTION_HOME_TAB_COMPONENTS = "home_tab_components"
 ACTION_HOME_TAB_USERGROUPS = "home_tab_usergroups"
 ACTION_HOME_TAB_SETTINGS = "home_tab_settings"
+ACTION_HOME_TAB_INTEGRATIONS = "home_tab_integrations"
 ACTION_HOME_PAGE_PREV = "home_page_prev"
 ACTION_HOME_PAGE_NEXT = "home_page_next"
 
@@ -54,6 +55,15 @@ ACTION_ADMIN_EDIT_COMPONENT = "admin_edit_component"
 ACTION_ADMIN_IMPORT_USERGROUP = "admin_import_usergroup"
 ACTION_ADMIN_USERGROUP_MENU = "admin_usergroup_menu"
 ACTION_ADMIN_EDIT_SETTINGS = "admin_edit_settings"
+# Integrations (listeners/admin/integrations.py): Connect carries a kind, Retry a delivery id, the others an integration id.
+ACTION_ADMIN_CONNECT_INTEGRATION = "admin_connect_integration"
+ACTION_ADMIN_EDIT_INTEGRATION = "admin_edit_integration"
+ACTION_ADMIN_TEST_INTEGRATION = "admin_test_integration"
+ACTION_ADMIN_DISABLE_INTEGRATION = "admin_disable_integration"
+ACTION_ADMIN_ENABLE_INTEGRATION = "admin_enable_integration"
+ACTION_ADMIN_ROTATE_INTEGRATION_SECRET = "admin_rotate_integration_secret"
+ACTION_ADMIN_REMOVE_INTEGRATION = "admin_remove_integration"
+ACTION_ADMIN_RETRY_DELIVERY = "admin_retry_delivery"
 
 # Admin modals.
 VIEW_ADMIN_TAGS = "admin_tags"
@@ -77,6 +87,17 @@ BLOCK_REMINDER_P1, BLOCK_REMINDER_P2, BLOCK_REMINDER_P3 = "reminder_p1", "remind
 BLOCK_REMINDER_P4, BLOCK_REMINDER_P5 = "reminder_p4", "reminder_p5"
 ACTION_REMINDER = "reminder_minutes_input"
 BLOCK_REMOVE, ACTION_REMOVE = "remove", "remove_checkbox"
+
+# The integration modal: one form per kind, its settings and secrets drawn from the provider's Field tuples (block_id =
+# prefix + the field's name), the filters every kind shares.
+VIEW_ADMIN_INTEGRATION = "admin_integration"
+BLOCK_INTEGRATION_NAME, ACTION_INTEGRATION_NAME = "integration_name", "integration_name_input"
+BLOCK_INTEGRATION_SETTING_PREFIX, ACTION_INTEGRATION_SETTING = "integration_setting_", "integration_setting_input"
+BLOCK_INTEGRATION_SECRET_PREFIX, ACTION_INTEGRATION_SECRET = "integration_secret_", "integration_secret_input"
+BLOCK_INTEGRATION_EVENTS, ACTION_INTEGRATION_EVENTS = "integration_events", "integration_events_select"
+BLOCK_INTEGRATION_SEVERITY, ACTION_INTEGRATION_SEVERITY = "integration_min_severity", "integration_min_severity_select"
+BLOCK_INTEGRATION_COMPONENTS, ACTION_INTEGRATION_COMPONENTS = "integration_components", "integration_components_select"
+BLOCK_INTEGRATION_PRIVATE, ACTION_INTEGRATION_PRIVATE = "integration_private", "integration_private_checkbox"
 
 # `/incident sos`: pick a target, write the request.
 VIEW_SOS = "sos_request"

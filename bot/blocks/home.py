@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import slack_ids as ids
+from bot.blocks.integrations import PAGE_SIZE as INTEGRATIONS_PAGE_SIZE
+from bot.blocks.integrations import IntegrationsTab, integrations_tab
 
 OVERVIEW, TAGS, SOS, COMPONENTS, USERGROUPS, SETTINGS = "overview", "tags", "sos", "components", "usergroups", "settings"
+INTEGRATIONS = "integrations"
 # tab → (button text, action_id), in the order of the tab bar.
 TABS: dict[str, tuple[str, str]] = {
     OVERVIEW: ("Overview", ids.ACTION_HOME_TAB_OVERVIEW),
@@ -22,6 +25,7 @@ TABS: dict[str, tuple[str, str]] = {
     COMPONENTS: ("Components", ids.ACTION_HOME_TAB_COMPONENTS),
     USERGROUPS: ("Usergroups", ids.ACTION_HOME_TAB_USERGROUPS),
     SETTINGS: ("Settings", ids.ACTION_HOME_TAB_SETTINGS),
+    INTEGRATIONS: ("Integrations", ids.ACTION_HOME_TAB_INTEGRATIONS),
 }
 ADMIN_TABS = frozenset(TABS) - {OVERVIEW}
 INCIDENTS_PAGE_SIZE = 10
@@ -112,6 +116,7 @@ class HomeData:
     tab: str = OVERVIEW
     page: int = 0
     notice: str | None = None
+    alert: bool = False  # the notice reports a failure (a test that was not taken)
     # Overview (everyone)
     incidents: Sequence[IncidentLine] = ()
     has_more_incidents: bool = False
@@ -126,6 +131,7 @@ class HomeData:
     usergroups: Sequence[UsergroupLine] = ()
     total: int = 0
     settings: SettingsLine | None = None
+    integrations_tab: IntegrationsTab | None = None
 
 
 def _text(text: str) -> dict[str, Any]:
@@ -208,7 +214,7 @@ def home_view(data: HomeData) -> dict[str, Any]:
             }
         )
     if data.notice:
-        blocks.append(_context(f":white_check_mark: {data.notice}"))
+        blocks.append(_context(f"{':warning:' if data.alert else ':white_check_mark:'} {data.notice}"))
     blocks.append({"type": "divider"})
     render = {
         OVERVIEW: _overview,
@@ -217,6 +223,7 @@ def home_view(data: HomeData) -> dict[str, Any]:
         COMPONENTS: _components,
         USERGROUPS: _usergroups,
         SETTINGS: _settings,
+        INTEGRATIONS: _integrations,
     }[tab]
     blocks += render(data)
     return {
@@ -385,6 +392,19 @@ def _usergroups(data: HomeData) -> list[dict[str, Any]]:
             )
         )
     return blocks + _list_footer(USERGROUPS, data)
+
+
+def _integrations(data: HomeData) -> list[dict[str, Any]]:
+    """The Integrations tab is drawn in bot/blocks/integrations.py; paged here like every list."""
+    pages = page_count(data.total, INTEGRATIONS_PAGE_SIZE)
+    pager = _pager(
+        INTEGRATIONS,
+        data.page,
+        has_prev=data.page > 0,
+        has_next=data.page + 1 < pages,
+        label=f"Page {data.page + 1} of {pages} · {data.total} in all",
+    )
+    return integrations_tab(data.integrations_tab or IntegrationsTab(), total=data.total, pager=pager)
 
 
 def reminder_summary(minutes: Mapping[str, int]) -> str:

@@ -10,40 +10,19 @@ import asyncio
 import base64
 import secrets
 import sys
-from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from bot.cli.common import describe_db_error, get_settings, json_option, not_built, run_service
+from bot.cli.deliveries import deliveries
+from bot.cli.integrations import integrations
 from bot.cli.output import emit, fail
-from bot.settings import ConfigError, Settings, load_settings
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-NOT_BUILT = "Not built yet: "
-
-
-def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of key: value lines.")(func)
-
-
-def get_settings(*, require_slack: bool = False, as_json: bool = False) -> Settings:
-    """Settings for this invocation; bad configuration exits 2 with one line per problem, never a value."""
-    try:
-        return load_settings(require_slack=require_slack)
-    except ConfigError as exc:
-        if as_json:
-            emit({"error": "bad configuration", "problems": exc.problems}, as_json=True, err=True)
-        else:
-            for line in exc.problems:
-                click.echo(f"config error: {line}", err=True)
-        raise SystemExit(2) from None
-
-
-def not_built(*, as_json: bool) -> None:
-    """Exit 1 naming the verb: `error: vigil jobs list is not built yet`."""
-    fail(f"{click.get_current_context().command_path} is not built yet", code=1, as_json=as_json)
+if TYPE_CHECKING:
+    from bot.container import Container
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -87,7 +66,7 @@ def migrate(as_json: bool) -> None:
     try:
         before, after = asyncio.run(_go())
     except Exception as exc:  # the database is unreachable or refuses: one line, no traceback
-        fail(f"migration failed: {_describe_db_error(exc)}", as_json=as_json)
+        fail(f"migration failed: {describe_db_error(exc)}", as_json=as_json)
     emit(
         {"database": settings.db_url.render_as_string(hide_password=True), "from": before or "empty", "to": after},
         as_json=as_json,
@@ -97,11 +76,12 @@ def migrate(as_json: bool) -> None:
 @cli.command()
 @json_option
 def check(as_json: bool) -> None:
-    """Check the configuration, the database and both Slack tokens; never posts anything.
+    """Check the configuration, the database, both Slack tokens and each integration; never posts anything.
 
     Slack is asked `auth.test` (bot token) and `apps.connections.open` (app-level token; the URL it returns is
-    not used). Exit 0 when nothing failed (warnings allowed), 1 when a check failed, 2 on bad configuration,
-    missing or malformed tokens included.
+    not used). Each active integration gets one line: its settings, its secrets and its kind's harmless probe.
+    Exit 0 when nothing failed (warnings allowed), 1 when a check failed, 2 on bad configuration, missing or
+    malformed tokens included.
     """
     from bot.checks import run_checks
 
@@ -154,19 +134,48 @@ def keys_generate(kid: str | None, as_json: bool) -> None:
 @keys.command("rotate")
 @json_option
 def keys_rotate(as_json: bool) -> None:
-    """Not built yet: re-encrypt every stored secret under the primary key.
+    """Re-encrypt every stored secret under the primary (first) key of VIGIL_ENCRYPTION_KEYS.
 
-    Will be resumable, with a progress bar. Add the new key to VIGIL_ENCRYPTION_KEYS on every replica first.
+    Put the new key first in VIGIL_ENCRYPTION_KEYS on every replica, keeping the old ones after it, then run
+    this. Each batch is its own transaction: an interrupted run resumes where it stopped, and a second run moves
+    nothing. Remove an old key only once a run prints `moved: 0`. On a terminal a progress bar shows on stderr.
     """
-    not_built(as_json=as_json)
+    settings = get_settings(as_json=as_json)
+    with ExitStack() as stack:
+        progress = _Progress(stack, shown=sys.stderr.isatty())
+
+        async def work(container: Container) -> tuple[int, int, str]:
+            moved, total = await container.integrations.rotate_keys(progress=progress)
+            return moved, total, container.integrations.keys.primary_kid
+
+        moved, total, primary = run_service(settings, work, as_json=as_json)
+    emit({"moved": moved, "total": total, "primary_key": primary}, as_json=as_json)
 
 
-# ---- integrations, jobs, deliveries: not built yet ------------------------------------------------------------------
+class _Progress:
+    """`rotate_keys`' progress callback: a click progress bar on stderr, made on the first report (which gives the
+    length); nothing at all when stderr is not a terminal."""
+
+    def __init__(self, stack: ExitStack, *, shown: bool) -> None:
+        self._stack = stack
+        self._shown = shown
+        self._bar: Any = None
+        self._done = 0
+
+    def __call__(self, done: int, todo: int) -> None:
+        if not self._shown:
+            return
+        if self._bar is None:
+            bar = click.progressbar(length=todo, label="re-encrypting secrets", file=sys.stderr, show_pos=True)
+            self._bar = self._stack.enter_context(bar)
+        self._bar.update(done - self._done)
+        self._done = done
+
+
+# ---- jobs: not built yet ---------------------------------------------------------------------------------------------
 # The verbs below accept the arguments they will take, so `--help` describes a real interface and a typo is still a
 # usage error (exit 2); running one says "not built yet" and exits 1.
 
-INTEGRATION_KINDS = ("pagerduty", "opsgenie", "jira", "linear", "servicenow", "github", "teams", "webhook")
-SEVERITIES = ("P1", "P2", "P3", "P4", "P5")
 JOB_NAMES = (
     "sync_slack_users",
     "sync_slack_usergroups",
@@ -177,115 +186,6 @@ JOB_NAMES = (
     "purge_rotated_secrets",
     "purge_logs",
 )
-
-
-def _key_values(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
-    """`--set`/`--secret` take KEY=VALUE; the message names the flag, never the value (it may be a secret)."""
-    for value in values:
-        key, sep, _ = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter("use KEY=VALUE", ctx=ctx, param=param)
-    return values
-
-
-def integration_options(func: F) -> F:
-    """The options `integrations add` and `integrations update` share."""
-    for option in reversed(
-        [
-            click.option(
-                "--set",
-                "settings",
-                multiple=True,
-                metavar="KEY=VALUE",
-                callback=_key_values,
-                help="A setting (repeatable). JSON-valued keys take JSON; list keys take commas.",
-            ),
-            click.option(
-                "--secret",
-                "secret_values",
-                multiple=True,
-                metavar="KEY=VALUE",
-                callback=_key_values,
-                help="A secret (repeatable). KEY=@FILE reads a file and KEY=- reads stdin, to keep it off the command line.",
-            ),
-            click.option("--events", metavar="E1,E2", help="Events to send (default: all), e.g. incident.opened,test."),
-            click.option(
-                "--min-severity",
-                type=click.Choice(SEVERITIES, case_sensitive=False),
-                metavar="P1-P5",
-                help="Only incidents this severe or more: P3 means P1, P2 and P3.",
-            ),
-            click.option("--components", metavar="A,B", help="Only incidents of these components."),
-            click.option(
-                "--include-private/--no-include-private",
-                default=None,
-                help="Also send private incidents (default: no, except pagers, which page with a redacted summary).",
-            ),
-            json_option,
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-@cli.group()
-def integrations() -> None:
-    """Not built yet: integrations with PagerDuty, Opsgenie, Jira, Linear, ServiceNow, GitHub, Teams and webhooks.
-
-    Every verb below parses its arguments, says it is not built yet and exits 1. An integration is addressed by
-    its id or its name.
-    """
-
-
-@integrations.command("list")
-@json_option
-def integrations_list(as_json: bool) -> None:
-    """Not built yet: list integrations (kind, name, active, events, filters; never secrets)."""
-    not_built(as_json=as_json)
-
-
-@integrations.command("add")
-@click.argument("kind", type=click.Choice(INTEGRATION_KINDS, case_sensitive=False), metavar="KIND")
-@click.option("--name", required=True, help="A name, unique in the workspace.")
-@integration_options
-def integrations_add(kind: str, name: str, as_json: bool, **_options: Any) -> None:
-    """Not built yet: add an integration of KIND.
-
-    KIND is one of pagerduty, opsgenie, jira, linear, servicenow, github, teams, webhook.
-
-    Will print `id:`, `webhook_url:` (VIGIL_PUBLIC_URL/hooks/KIND/ID) and, once, `inbound_secret:`.
-    """
-    not_built(as_json=as_json)
-
-
-@integrations.command("update")
-@click.argument("integration")
-@click.option("--name", default=None, help="A new name.")
-@integration_options
-def integrations_update(integration: str, as_json: bool, **_options: Any) -> None:
-    """Not built yet: change an integration's settings, secrets or filters (INTEGRATION: id or name)."""
-    not_built(as_json=as_json)
-
-
-def _integration_verb(name: str, help_text: str) -> None:
-    @json_option
-    @click.argument("integration")
-    def verb(integration: str, as_json: bool) -> None:
-        not_built(as_json=as_json)
-
-    integrations.command(name, help=NOT_BUILT + help_text)(verb)
-
-
-for _name, _help in {
-    "test": "make a harmless authenticated call, or post a sample marked [TEST] (Teams, webhook). Never pages anyone "
-    "or opens a ticket.",
-    "disable": "stop sending to an integration; its pending deliveries are cancelled.",
-    "enable": "resume sending to a disabled integration.",
-    "rotate-secret": "issue a new inbound secret, shown once; the old one keeps verifying for 24 hours.",
-    "remove": "remove an integration.",
-    "inbound": "show an integration's inbound webhook log (time, verified or not, outcome).",
-}.items():
-    _integration_verb(_name, _help)
 
 
 @cli.group()
@@ -312,38 +212,8 @@ def jobs_run(name: str, as_json: bool) -> None:
     not_built(as_json=as_json)
 
 
-@cli.group()
-def deliveries() -> None:
-    """Not built yet: the log of what Vigil sent to integrations."""
-
-
-@deliveries.command("list")
-@json_option
-def deliveries_list(as_json: bool) -> None:
-    """Not built yet: list recent deliveries and their status."""
-    not_built(as_json=as_json)
-
-
-@deliveries.command("show")
-@click.argument("delivery_id", metavar="ID")
-@json_option
-def deliveries_show(delivery_id: str, as_json: bool) -> None:
-    """Not built yet: show one delivery: attempts, HTTP status, error and the payload sent (secrets stripped)."""
-    not_built(as_json=as_json)
-
-
-@deliveries.command("retry")
-@click.argument("delivery_id", metavar="ID")
-@json_option
-def deliveries_retry(delivery_id: str, as_json: bool) -> None:
-    """Not built yet: send a failed delivery again, with the same delivery id."""
-    not_built(as_json=as_json)
-
-
-def _describe_db_error(exc: BaseException) -> str:
-    """The database error in one line, without connection secrets."""
-    text = str(getattr(exc, "orig", None) or exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:300]
+cli.add_command(integrations)
+cli.add_command(deliveries)
 
 
 def main() -> None:

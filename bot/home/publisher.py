@@ -18,12 +18,20 @@ class HomePublisher:
         self.slack = slack
 
     async def publish(
-        self, *, team_id: str, user_id: str, tab: str = OVERVIEW, page: int = 0, notice: str | None = None
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        tab: str = OVERVIEW,
+        page: int = 0,
+        notice: str | None = None,
+        alert: bool = False,
     ) -> None:
         """Render `tab` for `user_id` and publish it; an admin tab shows a non-admin the overview instead (a Home
-        reopened after losing admin rights still opens)."""
+        reopened after losing admin rights still opens). The notice (`alert`: it reports a failure) is shown on this
+        publish only, which is what lets a secret be shown once."""
         actor = await self.directory.actor(team_id=team_id, user_id=user_id)
-        data = await self.queries.home(actor=actor, team_id=team_id, tab=tab, page=page, notice=notice)
+        data = await self.queries.home(actor=actor, team_id=team_id, tab=tab, page=page, notice=notice, alert=alert)
         await self.slack.views_publish(user_id=user_id, view=home_view(data))
 
     async def show(self, *, team_id: str, user_id: str, tab: str, page: int = 0) -> None:

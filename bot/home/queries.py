@@ -6,7 +6,7 @@ Reads only; admin tabs load nothing for non-admins (they get the overview), so a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,6 +14,8 @@ from bot.blocks.home import (
     ADMIN_TABS,
     COMPONENTS,
     INCIDENTS_PAGE_SIZE,
+    INTEGRATIONS,
+    INTEGRATIONS_PAGE_SIZE,
     LIST_PAGE_SIZE,
     OVERVIEW,
     SETTINGS,
@@ -29,6 +31,7 @@ from bot.blocks.home import (
     SosTargetLine,
     UsergroupLine,
 )
+from bot.blocks.integrations import DELIVERY_LOG_SIZE, IntegrationsTab
 from bot.incidents.access import Actor
 from bot.incidents.states import Status
 from db.components import list_components
@@ -39,6 +42,9 @@ from db.sos import list_sos_targets
 from db.tags import CONVERSATION_TAGS, DEV_FIREFIGHTER, USERGROUP_TAGS, tagged_conversation, tagged_usergroup
 from db.usergroups import list_usergroups
 from db.workspaces import WorkspaceSettings, workspace_settings
+
+if TYPE_CHECKING:
+    from integrations.service import IntegrationService
 
 NOT_CLOSED = tuple(str(s) for s in Status if s is not Status.CLOSED)
 T = TypeVar("T")
@@ -87,11 +93,16 @@ async def tag_values(session: AsyncSession, *, team_id: str) -> tuple[dict[str, 
 
 
 class HomeQueries:
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], command: str) -> None:
+    def __init__(
+        self, *, sessions: async_sessionmaker[AsyncSession], command: str, integrations: IntegrationService | None = None
+    ) -> None:
         self.sessions = sessions
         self.command = command
+        self.integrations = integrations
 
-    async def home(self, *, actor: Actor, team_id: str, tab: str, page: int = 0, notice: str | None = None) -> HomeData:
+    async def home(
+        self, *, actor: Actor, team_id: str, tab: str, page: int = 0, notice: str | None = None, alert: bool = False
+    ) -> HomeData:
         """What `actor` may see on `tab` (page `page`)."""
         if tab not in TABS or (tab in ADMIN_TABS and not actor.is_admin):
             tab, page = OVERVIEW, 0
@@ -102,7 +113,12 @@ class HomeQueries:
             "tab": tab,
             "page": page,
             "notice": notice,
+            "alert": alert,
         }
+        if tab in (OVERVIEW, SETTINGS):
+            base["integrations"] = await self._active_integrations(team_id=team_id)
+        elif tab == INTEGRATIONS:
+            base |= await self._integrations_tab(actor, team_id=team_id, page=page)
         async with self.sessions() as session:
             if tab == OVERVIEW:
                 base |= await self._overview(session, actor, team_id=team_id, page=page)
@@ -121,6 +137,24 @@ class HomeQueries:
             elif tab == SETTINGS:
                 base["settings"] = settings_line(await workspace_settings(session, team_id=team_id))
         return HomeData(**base)
+
+    async def _active_integrations(self, *, team_id: str) -> list[str]:
+        """Names only: everyone may know which integrations are on, never how they are configured."""
+        if self.integrations is None:
+            return []
+        return [i.name for i in await self.integrations.list_integrations(team_id=team_id) if i.active]
+
+    async def _integrations_tab(self, actor: Actor, *, team_id: str, page: int) -> dict[str, Any]:
+        """Through the integration service, which alone opens sealed secrets (the views carry their names only)."""
+        if self.integrations is None:
+            return {"integrations_tab": IntegrationsTab()}
+        views = await self.integrations.list_integrations(team_id=team_id)
+        deliveries = await self.integrations.deliveries(team_id=team_id, limit=DELIVERY_LOG_SIZE)
+        shown = views[page * INTEGRATIONS_PAGE_SIZE : (page + 1) * INTEGRATIONS_PAGE_SIZE]
+        tab = IntegrationsTab(
+            kinds=self.integrations.kinds, integrations=shown, deliveries=deliveries, can_rotate=actor.is_owner
+        )
+        return {"total": len(views), "integrations_tab": tab}
 
     async def _overview(self, session: AsyncSession, actor: Actor, *, team_id: str, page: int) -> dict[str, Any]:
         # One row past the page says whether there is a next one.

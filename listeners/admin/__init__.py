@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from listeners.admin import components, settings, sos_targets, tags, usergroups
+from listeners.admin import components, integrations, settings, sos_targets, tags, usergroups
 from listeners.admin.screens import Screen, register_screen
 
 SCREENS: tuple[Screen[Any], ...] = (tags.SCREEN, sos_targets.SCREEN, components.SCREEN, usergroups.SCREEN, settings.SCREEN)
@@ -18,3 +18,5 @@ def register(registry: Any) -> None:
     for screen in SCREENS:
         register_screen(registry, screen)
     usergroups.register_menu(registry)
+    # Integrations are the integration service's, with string ids and kinds: their own listeners (see the module).
+    integrations.register(registry)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -57,12 +57,15 @@ async def pg_table_locked(db_url: str, table: str) -> AsyncIterator[None]:
         await conn.close()
 
 
-@contextmanager
-def sqlite_write_locked(db_url: str) -> Iterator[None]:
-    """Another process holds SQLite's write lock (every Vigil transaction begins IMMEDIATE, so it waits for it)."""
-    conn = sqlite3.connect(make_url(db_url).database or "", isolation_level=None)
+@asynccontextmanager
+async def sqlite_write_locked(db_url: str) -> AsyncIterator[None]:
+    """Another process holds SQLite's write lock (every Vigil transaction begins IMMEDIATE, so it waits for it).
+
+    Taken in a thread, as another process would: waiting for the lock on the loop would stall Vigil's own open
+    transaction (the delivery worker's poll, say) and with it the lock this waits for."""
+    conn = sqlite3.connect(make_url(db_url).database or "", isolation_level=None, check_same_thread=False)
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
         yield
         conn.execute("ROLLBACK")
     finally:
@@ -76,7 +79,7 @@ async def database_stuck(db_url: str, table: str = "slack_user") -> AsyncIterato
         async with pg_table_locked(db_url, table):
             yield
     else:
-        with sqlite_write_locked(db_url):
+        async with sqlite_write_locked(db_url):
             yield
 
 

@@ -1,0 +1,224 @@
+"""What every provider shares: the fields it takes, the job it is handed, what it answers, and how an HTTP answer
+becomes success, a retry or a failure.
+
+A provider is one folder under `integrations/<kind>/` exposing one object that satisfies `Provider`; the worker,
+the service and the CLI know nothing else about a vendor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+import aiohttp
+
+from integrations.http.guard import Refused, describe_url
+from integrations.payloads import IncidentSnapshot
+
+FieldType = Literal["str", "url", "json", "list", "bool", "severity"]
+
+# Answers that will never succeed on a re-send: fail at once, and say so in the delivery log.
+FINAL_STATUSES = frozenset({400, 401, 403, 404, 422})
+MAX_RETRY_AFTER = 3600.0  # a Retry-After beyond an hour is the vendor misbehaving; the backoff takes over
+ERROR_LIMIT = 500  # characters of an error kept in the delivery log
+
+
+@dataclass(frozen=True)
+class Field:
+    """A `--set` or `--secret` key of a kind. `generated` secrets are made by Vigil when the admin gives none."""
+
+    name: str
+    type: FieldType = "str"
+    default: Any = None
+    required: bool = False
+    generated: bool = False
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Configured:
+    """An integration as a provider sees it: settings, and secrets already opened (never logged, never stored)."""
+
+    id: str
+    team_id: str
+    kind: str
+    name: str
+    config: Mapping[str, Any]
+    secrets: Mapping[str, str] = field(repr=False)
+
+    def signing_secrets(self) -> list[str]:
+        """The inbound secret, then the previous one while a rotation overlaps."""
+        return [s for s in (self.secrets.get("inbound_secret"), self.secrets.get("previous_inbound_secret")) if s]
+
+
+@dataclass(frozen=True)
+class Link:
+    """What this incident already is in the other tool, if anything."""
+
+    external_id: str | None
+    external_url: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One delivery attempt. `payload` is the body frozen at the first attempt (None on the first)."""
+
+    delivery_id: str
+    event: str
+    occurred_at: datetime
+    now: datetime  # when this attempt is made (signatures carry it)
+    integration: Configured
+    incident: IncidentSnapshot | None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    payload: Mapping[str, Any] | None = None
+    link: Link | None = None
+    timeout: float = 10.0  # seconds one HTTP call may take
+
+    @property
+    def is_test(self) -> bool:
+        return self.event == "test"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A delivery the other side accepted (or that found the target already in the wanted state)."""
+
+    payload: Mapping[str, Any] | None = None
+    http_status: int | None = None
+    external_id: str | None = None
+    external_url: str | None = None
+    link_data: Mapping[str, Any] | None = None
+    note: str = ""
+
+
+class DeliveryFailed(Exception):
+    """The other side did not take it. `retryable` decides between the backoff and failing at once."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message[:ERROR_LIMIT])
+        self.http_status = http_status
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.payload = payload
+
+
+class ConfigProblem(Exception):
+    """An integration's settings or secrets are unusable; the message names the key, never a secret's value."""
+
+
+class Provider(Protocol):
+    kind: str
+    settings: tuple[Field, ...]
+    secrets: tuple[Field, ...]
+    include_private_default: bool
+
+    def handles(self, event: str) -> bool:
+        """Whether this kind sends anything for `event` (a ticketing tool may ignore acknowledgements)."""
+        ...
+
+    def check(self, config: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
+        """Problems with a configuration beyond each field's own type (one line each, no secret values)."""
+        ...
+
+    async def deliver(self, job: Job, http: aiohttp.ClientSession) -> Sent:
+        """Send one event (or the `[TEST]` sample when `job.is_test`); raise DeliveryFailed when it is not taken."""
+        ...
+
+    async def probe(self, integration: Configured, http: aiohttp.ClientSession) -> str:
+        """`vigil check`: validate what can be validated without posting anything; a one-line result, or
+        DeliveryFailed/ConfigProblem."""
+        ...
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (delta-seconds only; an HTTP date is rare from APIs), bounded."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        return None
+    return min(seconds, MAX_RETRY_AFTER)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    duration_ms: int
+
+
+async def post_json(
+    http: aiohttp.ClientSession,
+    url: str,
+    *,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    within: float = 10.0,
+    payload: Mapping[str, Any] | None = None,
+) -> Answer:
+    """POST bytes as JSON and classify the answer: a 2xx returns; 400/401/403/404/422 raise a final DeliveryFailed;
+    anything else, a timeout or a connection error raises a retryable one (429 with its Retry-After). A refusal of
+    the outbound guard is final. Errors name the host and path, never the query (it may carry a secret)."""
+    where = describe_url(url)
+    started = time.monotonic()
+    try:
+        async with http.post(
+            url,
+            data=body,
+            headers={"Content-Type": "application/json", **(headers or {})},
+            timeout=aiohttp.ClientTimeout(total=within),
+            allow_redirects=False,
+        ) as resp:
+            data = await resp.content.read(64 * 1024)
+            answer = Answer(resp.status, data, dict(resp.headers), int((time.monotonic() - started) * 1000))
+    except Refused as exc:
+        raise DeliveryFailed(str(exc), retryable=False, payload=payload) from None
+    except TimeoutError:
+        raise DeliveryFailed(f"no answer from {where} within {within:g} s", payload=payload) from None
+    except aiohttp.ClientSSLError as exc:
+        raise DeliveryFailed(
+            f"TLS failed with {where} ({type(exc).__name__}); see VIGIL_CA_BUNDLE", payload=payload
+        ) from None
+    except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+        raise DeliveryFailed(f"could not reach {where} ({type(exc).__name__})", payload=payload) from None
+    if 200 <= answer.status < 300:
+        return answer
+    snippet = answer.body[:200].decode("utf-8", "replace").strip()
+    message = f"{where} answered {answer.status}" + (f": {snippet}" if snippet else "")
+    if answer.status in FINAL_STATUSES:
+        raise DeliveryFailed(message, http_status=answer.status, retryable=False, payload=payload)
+    retry_after = retry_after_seconds(answer.headers.get("Retry-After")) if answer.status in (429, 503) else None
+    raise DeliveryFailed(message, http_status=answer.status, retry_after=retry_after, payload=payload)
+
+
+async def head_probe(http: aiohttp.ClientSession, url: str, *, within: float = 10.0) -> str:
+    """DNS, TLS and the outbound guard checked by a HEAD request: whatever status answers, nothing was posted."""
+    where = describe_url(url)
+    try:
+        async with http.head(url, allow_redirects=False, timeout=aiohttp.ClientTimeout(total=within)) as resp:
+            return f"reachable: {where} answered HEAD with {resp.status}"
+    except Refused as exc:
+        raise DeliveryFailed(str(exc), retryable=False) from None
+    except TimeoutError:
+        raise DeliveryFailed(f"no answer from {where} within {within:g} s") from None
+    except aiohttp.ClientSSLError as exc:
+        raise DeliveryFailed(f"TLS failed with {where} ({type(exc).__name__}); see VIGIL_CA_BUNDLE") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise DeliveryFailed(f"could not reach {where} ({type(exc).__name__})") from None

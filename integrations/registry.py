@@ -1,0 +1,16 @@
+"""Kind → provider factory: a plain dict. A new vendor is one folder and one line here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from integrations.base import Provider
+from integrations.teams.provider import TeamsProvider
+from integrations.webhook.provider import WebhookProvider
+
+Registry = dict[str, Callable[[], Provider]]
+
+PROVIDERS: Registry = {
+    "teams": TeamsProvider,
+    "webhook": WebhookProvider,
+}

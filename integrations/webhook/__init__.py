@@ -1,0 +1,1 @@
+"""Any HTTP endpoint: a signed JSON POST per event (see docs/integrations/webhook.md)."""

@@ -1,0 +1,360 @@
+"""The delivery worker: claims due deliveries, hands each to its provider, records what happened.
+
+At least once, never twice on purpose: a claim is a lease, so a worker that dies mid-send leaves the row to be
+claimed again when the lease ends, and the re-send carries the same delivery id (and the provider's idempotency
+key), which is what keeps a crash between the vendor's answer and our commit from opening a second ticket.
+Several workers (replicas) share the table; `claim_due` makes sure no row is taken twice at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from db.deliveries import claim_due, claimed, fail_followers, record, release, upsert_link
+from db.models import Delivery, Incident, Integration, IntegrationLink, Workspace
+from integrations.base import ConfigProblem, Configured, DeliveryFailed, Job, Link, Provider, Sent
+from integrations.payloads import IncidentSnapshot
+from integrations.registry import Registry
+from integrations.secret_box import KeyRing, NoKeyRing, Tampered, UnknownKey
+
+log = logging.getLogger(__name__)
+
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+LEASE = timedelta(seconds=60)  # longer than an attempt can take (three times ATTEMPT_TIMEOUT), so a live claim never lapses
+ATTEMPT_TIMEOUT = 10.0  # one HTTP call; a provider making several gets three times this in all
+# An `incident.opened` waits this long for the incident's Slack channel, so the first thing a receiver sees links to
+# it; after that it goes without (Slack may be down, the incident is not).
+CHANNEL_WAIT = timedelta(seconds=15)
+HISTORY_KEPT = 10
+
+
+def secrets_of(keys: KeyRing, integration: Integration, *, now: datetime) -> dict[str, str]:
+    """The integration's secrets, opened; the previous inbound secret only while its rotation overlap lasts."""
+    if not integration.secrets:
+        return {}
+    opened = keys.open(integration.secrets, aad=integration.id)
+    until = integration.previous_secret_until
+    if until is None or until <= now:
+        opened.pop("previous_inbound_secret", None)
+    return opened
+
+
+def configured(keys: KeyRing, integration: Integration, *, now: datetime) -> Configured:
+    return Configured(
+        id=integration.id,
+        team_id=integration.team_id,
+        kind=integration.kind,
+        name=integration.name,
+        config=dict(integration.config or {}),
+        secrets=secrets_of(keys, integration, now=now),
+    )
+
+
+def channel_url(workspace_url: str | None, *, team_id: str, channel_id: str | None) -> str | None:
+    if not channel_id:
+        return None
+    if workspace_url:
+        return f"{workspace_url.rstrip('/')}/archives/{channel_id}"
+    return f"https://slack.com/app_redirect?team={team_id}&channel={channel_id}"
+
+
+def snapshot(incident: Incident, *, workspace_url: str | None) -> IncidentSnapshot:
+    return IncidentSnapshot(
+        number=incident.number,
+        key=incident.ref,
+        title=incident.title,
+        severity=incident.severity,
+        status=incident.status,
+        private=incident.private,
+        commander=incident.commander_id,
+        channel_id=incident.channel_id,
+        channel_url=channel_url(workspace_url, team_id=incident.team_id, channel_id=incident.channel_id),
+        created_at=incident.created_at,
+        acknowledged_at=incident.acknowledged_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+    )
+
+
+@dataclass
+class Outcome:
+    """One attempt's result, as written to the delivery row."""
+
+    delivery: Delivery
+    token: str
+    sent: Sent | None = None
+    failure: DeliveryFailed | None = None
+    duration_ms: int = 0
+    final_attempt: bool = False
+
+    @property
+    def gives_up(self) -> bool:
+        """A failure that is final: not retryable, out of attempts, or a one-shot attempt (a test)."""
+        failure = self.failure
+        return failure is not None and (
+            not failure.retryable or self.final_attempt or self.delivery.attempts + 1 >= MAX_ATTEMPTS
+        )
+
+    def row(self, now: datetime) -> dict[str, Any]:
+        d = self.delivery
+        attempt = d.attempts + 1
+        entry: dict[str, Any] = {"n": attempt, "at": now.isoformat(), "ms": self.duration_ms}
+        result: dict[str, Any] = {
+            "id": d.id,
+            "token": self.token,
+            "attempts": attempt,
+            "last_attempt_at": now,
+            "duration_ms": self.duration_ms,
+            "external_id": d.external_id,
+        }
+        if self.sent is not None:
+            entry |= {"outcome": "success", "http_status": self.sent.http_status}
+            result |= {
+                "status": "success",
+                "next_attempt_at": None,
+                "http_status": self.sent.http_status,
+                "external_id": self.sent.external_id or d.external_id,
+                "error": None,
+                "payload": dict(self.sent.payload) if self.sent.payload is not None else d.payload,
+            }
+        else:
+            failure = self.failure or DeliveryFailed("unknown failure")
+            retry = not self.gives_up
+            status = "retrying" if retry else "failed"
+            wait = (
+                timedelta(seconds=failure.retry_after) if failure.retry_after is not None else BACKOFF[min(attempt, 3) - 1]
+            )
+            entry |= {"outcome": status, "http_status": failure.http_status, "error": str(failure)}
+            result |= {
+                "status": status,
+                "next_attempt_at": now + wait if retry else None,
+                "http_status": failure.http_status,
+                "error": str(failure),
+                "payload": dict(failure.payload) if failure.payload is not None else d.payload,
+            }
+        result["history"] = [*(d.history or []), entry][-HISTORY_KEPT:]
+        return result
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        keys: KeyRing,
+        providers: Registry,
+        http: Callable[[], aiohttp.ClientSession],
+        batch: int = 100,
+        poll_interval: float = 1.0,
+        attempt_timeout: float = ATTEMPT_TIMEOUT,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.keys = keys
+        self.providers: dict[str, Provider] = {kind: factory() for kind, factory in providers.items()}
+        self.http = http
+        self.batch = batch
+        self.poll_interval = poll_interval
+        self.attempt_timeout = attempt_timeout
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._round = asyncio.Event()
+        self._workspace_urls: dict[str, str] = {}
+        self.sent = 0  # attempts made by this worker (benchmarks read it)
+        # Tests inject a crash between the vendor's answer and the commit with this hook.
+        self.before_record: Callable[[Sequence[Outcome]], None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the round in flight, then return from `run` (a shutdown that does not cut a send in half)."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver until stopped: a full batch goes straight on; otherwise wait for a commit or the poll interval."""
+        self._stopping = False
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                done = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("delivery worker round failed; trying again")
+                done = 0
+            if done < self.batch and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_interval):
+                        await self._wake.wait()
+
+    async def next_round(self) -> None:
+        """Wait until the worker finishes a round (what tests and the sandbox wait on instead of sleeping)."""
+        await self._round.wait()
+
+    def _round_done(self) -> None:
+        self._round.set()
+        self._round = asyncio.Event()
+
+    async def run_once(self) -> int:
+        """One round: claim due deliveries, attempt them concurrently, record the results. How many were attempted."""
+        try:
+            return await self._run_once()
+        finally:
+            self._round_done()
+
+    async def _run_once(self) -> int:
+        now = self.clock.now()
+        token = uuid.uuid4().hex
+        async with self.sessions() as session, session.begin():
+            ids = await claim_due(session, now=now, until=now + LEASE, token=token, limit=self.batch)
+        if not ids:
+            return 0
+        return await self._attempt_claimed(ids, token=token, now=now)
+
+    async def deliver_now(self, delivery_pk: int, *, final: bool = False) -> Delivery:
+        """Attempt one delivery at once, outside the queue (`integrations test`, `deliveries retry`)."""
+        now = self.clock.now()
+        token = uuid.uuid4().hex
+        async with self.sessions() as session, session.begin():
+            row = await session.get(Delivery, delivery_pk, with_for_update=True)
+            assert row is not None
+            row.claim_token, row.claimed_until = token, now + LEASE
+        await self._attempt_claimed([delivery_pk], token=token, now=now, final=final)
+        async with self.sessions() as session:
+            fresh = await session.get(Delivery, delivery_pk)
+            assert fresh is not None
+            return fresh
+
+    async def _attempt_claimed(self, ids: Sequence[int], *, token: str, now: datetime, final: bool = False) -> int:
+        async with self.sessions() as session:
+            rows, integrations, incidents, links = await claimed(session, ids)
+            await self._learn_workspaces(session, {r.team_id for r in rows})
+        deferred: list[int] = []
+        attempts: list[Any] = []
+        for delivery in rows:
+            integration = integrations[delivery.integration_id]
+            incident = incidents.get(delivery.incident_id) if delivery.incident_id is not None else None
+            if self._waits_for_channel(delivery, incident, now):
+                deferred.append(delivery.id)
+                continue
+            link = links.get((delivery.incident_id, delivery.integration_id)) if delivery.incident_id is not None else None
+            attempts.append(self._attempt(delivery, integration, incident, link, token=token, now=now, final=final))
+        outcomes: list[Outcome] = list(await asyncio.gather(*attempts))
+        if self.before_record is not None:
+            self.before_record(outcomes)
+        async with self.sessions() as session, session.begin():
+            await release(session, ids=deferred, token=token)
+            await record(session, [o.row(now) for o in outcomes])
+            for outcome in outcomes:
+                await self._after(session, outcome)
+        self.sent += len(outcomes)
+        return len(outcomes)
+
+    def _waits_for_channel(self, delivery: Delivery, incident: Incident | None, now: datetime) -> bool:
+        return (
+            delivery.event == "incident.opened"
+            and delivery.payload is None
+            and incident is not None
+            and incident.channel_id is None
+            and now - incident.created_at < CHANNEL_WAIT
+        )
+
+    async def _learn_workspaces(self, session: AsyncSession, team_ids: set[str]) -> None:
+        missing = team_ids - self._workspace_urls.keys()
+        if missing:
+            for ws in await session.scalars(select(Workspace).where(Workspace.team_id.in_(missing))):
+                self._workspace_urls[ws.team_id] = ws.url or ""
+
+    async def _attempt(
+        self,
+        delivery: Delivery,
+        integration: Integration,
+        incident: Incident | None,
+        link: IntegrationLink | None,
+        *,
+        token: str,
+        now: datetime,
+        final: bool,
+    ) -> Outcome:
+        outcome = Outcome(delivery=delivery, token=token, final_attempt=final)
+        provider = self.providers.get(integration.kind)
+        started = time.monotonic()
+        try:
+            if provider is None:
+                raise DeliveryFailed(f"this Vigil cannot send to {integration.kind} integrations", retryable=False)
+            job = Job(
+                delivery_id=delivery.delivery_id,
+                event=delivery.event,
+                occurred_at=delivery.occurred_at,
+                now=now,
+                integration=self._configured(integration, now),
+                incident=snapshot(incident, workspace_url=self._workspace_urls.get(delivery.team_id))
+                if incident is not None
+                else None,
+                data=dict(delivery.data or {}),
+                payload=delivery.payload,
+                link=Link(link.external_id, link.external_url, dict(link.data or {})) if link is not None else None,
+                timeout=self.attempt_timeout,
+            )
+            # The provider's own HTTP timeout fires first; this bounds a provider that makes several calls.
+            outcome.sent = await asyncio.wait_for(provider.deliver(job, self.http()), timeout=self.attempt_timeout * 3)
+        except DeliveryFailed as exc:
+            outcome.failure = exc
+        except ConfigProblem as exc:
+            outcome.failure = DeliveryFailed(str(exc), retryable=False)
+        except TimeoutError:
+            outcome.failure = DeliveryFailed(f"no answer within {self.attempt_timeout * 3:g} s")
+        except Exception as exc:  # a provider bug: logged with its trace, the log row says only the type
+            log.exception("%s delivery %s failed unexpectedly", integration.kind, delivery.delivery_id)
+            outcome.failure = DeliveryFailed(f"internal error ({type(exc).__name__}); see Vigil's log")
+        outcome.duration_ms = int((time.monotonic() - started) * 1000)
+        return outcome
+
+    def _configured(self, integration: Integration, now: datetime) -> Configured:
+        try:
+            return configured(self.keys, integration, now=now)
+        except (NoKeyRing, UnknownKey) as exc:  # the operator can fix the key ring; keep retrying meanwhile
+            raise DeliveryFailed(str(exc)) from None
+        except Tampered:
+            raise DeliveryFailed("the stored secrets do not decrypt; set them again", retryable=False) from None
+
+    async def _after(self, session: AsyncSession, outcome: Outcome) -> None:
+        d = outcome.delivery
+        if d.incident_id is None:
+            return
+        sent = outcome.sent
+        if sent is not None and (sent.external_id or sent.external_url or sent.link_data):
+            await upsert_link(
+                session,
+                team_id=d.team_id,
+                incident_id=d.incident_id,
+                integration_id=d.integration_id,
+                external_id=sent.external_id,
+                external_url=sent.external_url,
+                data=dict(sent.link_data or {}),
+            )
+        elif outcome.gives_up:
+            await fail_followers(
+                session,
+                integration_id=d.integration_id,
+                incident_id=d.incident_id,
+                after_id=d.id,
+                error=f"not sent: the earlier delivery {d.delivery_id[:8]} failed",
+            )
