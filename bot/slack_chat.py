@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.incident import announcement_blocks, deploy_warning_blocks, headline, opening_blocks, topic
 from bot.blocks.mrkdwn import channel, esc, render_notes, user
-from bot.incidents.ports import ChatError, IncidentCard, NameTaken, Note
+from bot.incidents.ports import ChatError, FoundChannel, IncidentCard, NameTaken, Note
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,11 @@ T = TypeVar("T")
 INVITE_BATCH = 1000
 BENIGN_INVITE_ERRORS = frozenset({"already_in_channel", "cant_invite_self"})
 IDEMPOTENT_ATTEMPTS = 3
+# The metadata event_type of every message Vigil marks for a durable step; `find_marked` looks for it alone.
+STEP_EVENT_TYPE = "vigil_step"
+LIST_PAGE_SIZE = 1000  # conversations.list's maximum
+HISTORY_PAGE_MAX = 200  # Slack allows 999 but advises 200 or fewer
+UNREADABLE_HISTORY = frozenset({"not_in_channel", "channel_not_found"})
 
 
 def _code(exc: SlackApiError) -> str:
@@ -51,9 +56,76 @@ async def _call(func: Callable[[], Awaitable[T]], *, attempts: int = 1) -> T:
     raise AssertionError("unreachable")
 
 
+def _step_metadata(marker: str | None) -> dict[str, Any] | None:
+    """Message metadata naming the step that posted the message, so a retried step finds it instead of reposting."""
+    if marker is None:
+        return None
+    return {"event_type": STEP_EVENT_TYPE, "event_payload": {"marker": marker}}
+
+
+def _carries(message: Any, marker: str) -> bool:
+    metadata = message.get("metadata") if isinstance(message, dict) else None
+    if not isinstance(metadata, dict) or metadata.get("event_type") != STEP_EVENT_TYPE:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and payload.get("marker") == marker
+
+
 class SlackChat:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
+        self._bot_user_id: str | None = None
+        self._bot_user_lock = asyncio.Lock()
+
+    async def bot_user_id(self) -> str:
+        # Locked so that concurrent first callers share one auth.test; it never changes for a token.
+        async with self._bot_user_lock:
+            if self._bot_user_id is None:
+                resp = await _call(self.client.auth_test, attempts=IDEMPOTENT_ATTEMPTS)
+                self._bot_user_id = str(resp["user_id"])
+            return self._bot_user_id
+
+    async def find_channel(self, *, name: str) -> FoundChannel | None:
+        # Slack has no lookup by name: walk every channel the bot can see (private ones only where it is a member).
+        cursor = None
+        while True:
+            resp = await _call(
+                lambda cursor=cursor: self.client.conversations_list(  # type: ignore[misc]
+                    types="public_channel,private_channel", exclude_archived=False, limit=LIST_PAGE_SIZE, cursor=cursor
+                ),
+                attempts=IDEMPOTENT_ATTEMPTS,
+            )
+            for found in resp.get("channels") or []:
+                if found.get("name") == name:
+                    return FoundChannel(
+                        id=str(found["id"]),
+                        name=str(found["name"]),
+                        creator=str(found.get("creator") or ""),
+                        is_archived=bool(found.get("is_archived")),
+                        created=float(found.get("created") or 0),
+                    )
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+    async def find_marked(self, *, channel_id: str, marker: str, limit: int = 200) -> str | None:
+        me = await self.bot_user_id()
+        try:
+            resp = await _call(
+                lambda: self.client.conversations_history(
+                    channel=channel_id, limit=max(1, min(limit, HISTORY_PAGE_MAX)), include_all_metadata=True
+                ),
+                attempts=IDEMPOTENT_ATTEMPTS,
+            )
+        except ChatError as exc:
+            if exc.code in UNREADABLE_HISTORY:
+                return None  # nothing Vigil posted can be there for it to find
+            raise
+        for message in resp.get("messages") or []:
+            # Only apps can attach metadata, but another app could use the same event_type: check the author too.
+            if message.get("user") == me and _carries(message, marker):
+                return str(message["ts"])
+        return None
 
     async def create_channel(self, *, name: str, private: bool) -> str:
         # Not retried on 5xx: the channel may exist already, and a retry would meet name_taken and make a second one.
@@ -84,11 +156,14 @@ class SlackChat:
             attempts=IDEMPOTENT_ATTEMPTS,
         )
 
-    async def post_opening(self, *, card: IncidentCard) -> str:
+    async def post_opening(self, *, card: IncidentCard, marker: str | None = None) -> str:
         assert card.channel_id is not None
         resp = await _call(
             lambda: self.client.chat_postMessage(
-                channel=card.channel_id or "", text=headline(card), blocks=opening_blocks(card)
+                channel=card.channel_id or "",
+                text=headline(card),
+                blocks=opening_blocks(card),
+                metadata=_step_metadata(marker),
             )
         )
         return str(resp["ts"])
@@ -108,9 +183,11 @@ class SlackChat:
             if exc.code != "already_pinned":
                 raise
 
-    async def announce(self, *, channel_id: str, card: IncidentCard) -> str:
+    async def announce(self, *, channel_id: str, card: IncidentCard, marker: str | None = None) -> str:
         resp = await _call(
-            lambda: self.client.chat_postMessage(channel=channel_id, text=headline(card), blocks=announcement_blocks(card))
+            lambda: self.client.chat_postMessage(
+                channel=channel_id, text=headline(card), blocks=announcement_blocks(card), metadata=_step_metadata(marker)
+            )
         )
         return str(resp["ts"])
 
@@ -122,9 +199,11 @@ class SlackChat:
             attempts=IDEMPOTENT_ATTEMPTS,
         )
 
-    async def warn_deploy(self, *, channel_id: str, card: IncidentCard) -> str:
+    async def warn_deploy(self, *, channel_id: str, card: IncidentCard, marker: str | None = None) -> str:
         resp = await _call(
-            lambda: self.client.chat_postMessage(channel=channel_id, text=headline(card), blocks=deploy_warning_blocks(card))
+            lambda: self.client.chat_postMessage(
+                channel=channel_id, text=headline(card), blocks=deploy_warning_blocks(card), metadata=_step_metadata(marker)
+            )
         )
         return str(resp["ts"])
 
@@ -152,12 +231,16 @@ class SlackChat:
         )
         return str(resp["channel"]["name"])
 
-    async def post_change(self, *, channel_id: str, actor_id: str | None, notes: Sequence[Note]) -> str:
+    async def post_change(
+        self, *, channel_id: str, actor_id: str | None, notes: Sequence[Note], marker: str | None = None
+    ) -> str:
         who = f"{user(actor_id)}: " if actor_id else ""
-        return await self.post_message(channel_id=channel_id, text=f"{who}{render_notes(notes)}")
+        return await self.post_message(channel_id=channel_id, text=f"{who}{render_notes(notes)}", marker=marker)
 
-    async def post_message(self, *, channel_id: str, text: str) -> str:
-        resp = await _call(lambda: self.client.chat_postMessage(channel=channel_id, text=text))
+    async def post_message(self, *, channel_id: str, text: str, marker: str | None = None) -> str:
+        resp = await _call(
+            lambda: self.client.chat_postMessage(channel=channel_id, text=text, metadata=_step_metadata(marker))
+        )
         return str(resp["ts"])
 
     async def confirm_declaration(self, *, user_id: str, channel_id: str, card: IncidentCard) -> None:

@@ -138,8 +138,9 @@ def bot_profile(identity: AppIdentity) -> dict[str, Any]:
     }
 
 
-def message_object(identity: AppIdentity, message: Message) -> dict[str, Any]:
-    """A message as conversations.history and chat.postMessage return it."""
+def message_object(identity: AppIdentity, message: Message, *, include_metadata: bool = True) -> dict[str, Any]:
+    """A message as conversations.history and chat.postMessage return it. History and replies leave out `metadata`
+    unless asked for it with `include_all_metadata`."""
     data: dict[str, Any] = {"type": "message", "ts": message.ts, "text": message.text}
     if message.subtype:
         data["subtype"] = message.subtype
@@ -154,7 +155,7 @@ def message_object(identity: AppIdentity, message: Message) -> dict[str, Any]:
         data["blocks"] = copy.deepcopy(message.blocks)
     if message.attachments:
         data["attachments"] = copy.deepcopy(message.attachments)
-    if message.metadata:
+    if message.metadata and include_metadata:
         data["metadata"] = copy.deepcopy(message.metadata)
     if message.thread_ts:
         data["thread_ts"] = message.thread_ts

@@ -41,6 +41,7 @@ class IncidentCard:
     acknowledged_by: str | None = None
     resolution: str | None = None
     closure_reason: str | None = None
+    missing: tuple[str, ...] = ()  # Slack steps that failed for good, waiting for a repair
 
     @property
     def ref(self) -> str:
@@ -64,6 +65,17 @@ class Person:
     deactivated: bool = False
 
 
+@dataclass(frozen=True)
+class FoundChannel:
+    """A channel as the chat platform lists it: enough to tell whether a `name_taken` channel is one Vigil made."""
+
+    id: str
+    name: str
+    creator: str
+    is_archived: bool
+    created: float = 0.0  # unix time
+
+
 class PeoplePort(Protocol):
     async def person(self, *, team_id: str, user_id: str) -> Person:
         """Who `user_id` is; raise NotFound when the chat platform does not know them."""
@@ -78,18 +90,19 @@ class ChatPort(Protocol):
     async def set_topic(self, *, card: IncidentCard) -> None:
         """Set the incident channel's topic from the card (its resolution once closed)."""
 
-    async def post_opening(self, *, card: IncidentCard) -> str:
-        """Post the opening message in the incident channel; return its ts."""
+    async def post_opening(self, *, card: IncidentCard, marker: str | None = None) -> str:
+        """Post the opening message in the incident channel; return its ts. A `marker` is carried in the message's
+        metadata so that a retried step can find the message with `find_marked` instead of posting it twice."""
 
     async def update_opening(self, *, card: IncidentCard, ts: str) -> None: ...
 
     async def pin(self, *, channel_id: str, ts: str) -> None: ...
 
-    async def announce(self, *, channel_id: str, card: IncidentCard) -> str: ...
+    async def announce(self, *, channel_id: str, card: IncidentCard, marker: str | None = None) -> str: ...
 
     async def update_announcement(self, *, channel_id: str, ts: str, card: IncidentCard) -> None: ...
 
-    async def warn_deploy(self, *, channel_id: str, card: IncidentCard) -> str: ...
+    async def warn_deploy(self, *, channel_id: str, card: IncidentCard, marker: str | None = None) -> str: ...
 
     async def usergroup_members(self, *, usergroup_id: str) -> list[str]: ...
 
@@ -98,10 +111,12 @@ class ChatPort(Protocol):
     async def rename_channel(self, *, channel_id: str, name: str) -> str:
         """Rename; return the name the channel has now. NameTaken when it is in use."""
 
-    async def post_change(self, *, channel_id: str, actor_id: str | None, notes: Sequence[Note]) -> str:
+    async def post_change(
+        self, *, channel_id: str, actor_id: str | None, notes: Sequence[Note], marker: str | None = None
+    ) -> str:
         """One line in the incident channel saying what changed and who changed it."""
 
-    async def post_message(self, *, channel_id: str, text: str) -> str:
+    async def post_message(self, *, channel_id: str, text: str, marker: str | None = None) -> str:
         """Post text the chat side already rendered (an SOS request built by the door that asked for it)."""
 
     async def confirm_declaration(self, *, user_id: str, channel_id: str, card: IncidentCard) -> None:
@@ -109,3 +124,14 @@ class ChatPort(Protocol):
 
     async def tell_skipped(self, *, user_id: str, channel_id: str | None, card: IncidentCard, steps: Sequence[str]) -> None:
         """Tell `user_id` privately which steps of the incident's set-up could not be done."""
+
+    async def bot_user_id(self) -> str:
+        """The bot's own user id (who Vigil's channels and messages are from); asked once, then remembered."""
+
+    async def find_channel(self, *, name: str) -> FoundChannel | None:
+        """The channel called `name` that the bot can see, archived or not, or None (walks the channel list; used
+        only to recover from `name_taken`)."""
+
+    async def find_marked(self, *, channel_id: str, marker: str, limit: int = 200) -> str | None:
+        """The ts of a message Vigil posted in `channel_id` carrying `marker` in its metadata (among the newest
+        `limit`), or None."""

@@ -65,12 +65,27 @@ def store_bot_message(
     return message
 
 
+def _metadata(args: Args) -> dict[str, Any] | None:
+    """Message metadata: an object with a string `event_type` and an object `event_payload`, or Slack refuses it."""
+    metadata = args.structured("metadata", error="invalid_metadata_format")
+    if metadata is None:
+        return None
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(metadata.get("event_type"), str)
+        or not metadata["event_type"]
+        or not isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise ApiError("invalid_metadata_format")
+    return metadata
+
+
 def post_message(ctx: Ctx, args: Args) -> dict[str, Any]:
     channel = ctx.writable_channel(args.text("channel"))
     text, blocks, attachments = _content(args)
     if not text and not blocks and not attachments:
         raise ApiError("no_text")
-    metadata = args.structured("metadata")
+    metadata = _metadata(args)
     message = store_bot_message(
         ctx,
         channel,
@@ -78,7 +93,7 @@ def post_message(ctx: Ctx, args: Args) -> dict[str, Any]:
         blocks=blocks,
         attachments=attachments,
         thread_ts=args.text("thread_ts") or None,
-        metadata=metadata if isinstance(metadata, dict) else None,
+        metadata=metadata,
     )
     return {"ok": True, "channel": channel.id, "ts": message.ts, "message": payloads.message_object(ctx.identity, message)}
 

@@ -315,17 +315,18 @@ def history(ctx: Ctx, args: Args) -> dict[str, Any]:
 
     top_level = [m for m in reversed(ctx.state.history(channel.id)) if not m.is_reply and in_range(m)]
     page, cursor = paginate(top_level, args, default_limit=100, max_limit=999)
+    with_metadata = args.flag("include_all_metadata")
     return {
         "ok": True,
-        "messages": [_with_thread_info(ctx, m) for m in page],
+        "messages": [_with_thread_info(ctx, m, include_metadata=with_metadata) for m in page],
         "has_more": bool(cursor),
         "pin_count": len(ctx.state.pins.get(channel.id, [])),
         "response_metadata": {"next_cursor": cursor},
     }
 
 
-def _with_thread_info(ctx: Ctx, message: Message) -> dict[str, Any]:
-    data = payloads.message_object(ctx.identity, message)
+def _with_thread_info(ctx: Ctx, message: Message, *, include_metadata: bool) -> dict[str, Any]:
+    data = payloads.message_object(ctx.identity, message, include_metadata=include_metadata)
     replies = [m for m in ctx.state.history(message.channel) if m.thread_ts == message.ts and m.is_reply]
     if replies:
         data["thread_ts"] = message.ts
@@ -340,9 +341,10 @@ def replies(ctx: Ctx, args: Args) -> dict[str, Any]:
     parent = ctx.message(channel, args.text("ts"), error="thread_not_found")
     thread = [parent] + [m for m in ctx.state.history(channel.id) if m.thread_ts == parent.ts and m.is_reply]
     page, cursor = paginate(thread, args, default_limit=1000)
+    with_metadata = args.flag("include_all_metadata")
     return {
         "ok": True,
-        "messages": [_with_thread_info(ctx, m) for m in page],
+        "messages": [_with_thread_info(ctx, m, include_metadata=with_metadata) for m in page],
         "has_more": bool(cursor),
         "response_metadata": {"next_cursor": cursor},
     }
