@@ -43,6 +43,7 @@ class Runtime:
     handler: AsyncSocketModeHandler | None = None
     scheduler: AsyncIOScheduler | None = None
     worker_task: asyncio.Task[None] | None = None
+    steps_task: asyncio.Task[None] | None = None
     _runner: web.AppRunner | None = None
     _started: list[str] = field(default_factory=list)
 
@@ -76,6 +77,7 @@ class Runtime:
 
         if with_worker:
             self.worker_task = asyncio.create_task(container.worker.run(), name="vigil-deliveries")
+            self.steps_task = asyncio.create_task(container.incidents.steps.run_forever(), name="vigil-slack-steps")
 
         await self.handler.connect_async()
         log.info(
@@ -121,6 +123,14 @@ class Runtime:
             log.warning("%d listener(s) still running at shutdown", self.slack_app.in_flight.count)
         if self.handler is not None:
             await self.handler.close_async()
+        if self.steps_task is not None:
+            self.container.incidents.steps.stop()
+            try:
+                await asyncio.wait_for(self.steps_task, DRAIN_TIMEOUT)
+            except TimeoutError:
+                log.warning("Slack steps still in flight at shutdown; they resume after their lease")
+            except Exception:
+                log.exception("the Slack step worker stopped with an error")
         if self.worker_task is not None:
             self.container.worker.stop()
             try:

@@ -27,6 +27,8 @@ ACTION_ACK = "incident_ack"
 ACTION_UPDATE = "incident_update"
 ACTION_RESOLVE = "incident_resolve"
 ACTION_PAGE = "incident_page"
+# Retry on the opening message's warning about Slack steps that failed for good (value: the incident number).
+ACTION_REPAIR = "incident_repair"
 
 # The update modal.
 VIEW_UPDATE = "update_incident"

@@ -379,6 +379,40 @@ class Delivery(Base):
     )
 
 
+STEP_STATUSES = ("pending", "done", "failed")
+
+
+class SurfaceStep(Base):
+    """One Slack step of an incident change (create the channel, post and pin the opening message, edit the topic,
+    …), written in the change's own transaction and run right after it; whatever a crash interrupts, a worker finds
+    here and runs again. Steps are idempotent against Slack, so running one twice never makes a second channel or
+    message. `after_id` orders dependent steps (create → post → pin); a claim is a lease, as for deliveries."""
+
+    __tablename__ = "surface_step"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    after_id: Mapped[int | None] = mapped_column(ForeignKey("surface_step.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in STEP_STATUSES)})", name="status"),
+        Index("ix_surface_step_due", "status", "next_attempt_at"),
+        Index("ix_surface_step_incident", "incident_id", "status", "kind"),
+    )
+
+
 __all__ = [
     "Base",
     "Component",
@@ -392,6 +426,7 @@ __all__ = [
     "IntegrationLink",
     "ProcessedEvent",
     "SosTarget",
+    "SurfaceStep",
     "TimelineEvent",
     "User",
     "Usergroup",

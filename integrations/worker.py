@@ -40,6 +40,7 @@ ATTEMPT_TIMEOUT = 10.0  # one HTTP call; a provider making several gets three ti
 # it; after that it goes without (Slack may be down, the incident is not).
 CHANNEL_WAIT = timedelta(seconds=15)
 HISTORY_KEPT = 10
+OPENED_KEPT = 1000  # integrations whose opened secrets are kept in memory (a workspace has a handful)
 
 
 def secrets_of(keys: KeyRing, integration: Integration, *, now: datetime) -> dict[str, str]:
@@ -175,6 +176,7 @@ class DeliveryWorker:
         self._stopping = False
         self._round = asyncio.Event()
         self._workspace_urls: dict[str, str] = {}
+        self._opened: dict[tuple[Any, ...], Configured] = {}
         self.sent = 0  # attempts made by this worker (benchmarks read it)
         # Tests inject a crash between the vendor's answer and the commit with this hook.
         self.before_record: Callable[[Sequence[Outcome]], None] | None = None
@@ -328,8 +330,18 @@ class DeliveryWorker:
         return outcome
 
     def _configured(self, integration: Integration, now: datetime) -> Configured:
+        """Opened once per version of the integration (its secrets blob, its settings, its rotation overlap), not
+        once per delivery: a round to five integrations opens five blobs, not a hundred."""
+        overlap = integration.previous_secret_until is not None and integration.previous_secret_until > now
+        key = (integration.id, integration.secrets, integration.updated_at, overlap)
+        cached = self._opened.get(key)
+        if cached is not None:
+            return cached
+        if len(self._opened) > OPENED_KEPT:
+            self._opened.clear()
         try:
-            return configured(self.keys, integration, now=now)
+            self._opened[key] = opened = configured(self.keys, integration, now=now)
+            return opened
         except (NoKeyRing, UnknownKey) as exc:  # the operator can fix the key ring; keep retrying meanwhile
             raise DeliveryFailed(str(exc)) from None
         except Tampered:

@@ -1,4 +1,5 @@
-"""Buttons on the opening message: Acknowledge, Update, Resolve, Page on-call.
+"""Buttons on the opening message: Acknowledge, Update, Resolve, Page on-call, and Retry on the warning that names
+the Slack steps Vigil could not do.
 
 Slack never re-sends an interaction, but people double-click: each action is idempotent in the service, so the
 second press changes nothing.
@@ -12,7 +13,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import slack_ids as ids
-from bot.blocks.mrkdwn import user
+from bot.blocks.mrkdwn import esc, user
 from bot.blocks.update import update_modal
 from bot.directory import Directory
 from bot.incidents.fields import parse_id
@@ -76,8 +77,31 @@ async def on_page(
     )
 
 
+async def on_repair(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, incidents: IncidentService, directory: Directory
+) -> None:
+    """Retry: run the incident's failed Slack steps again (admins and the commander; the service decides), then say
+    what is still missing. The service edits the opening message itself, so the warning goes once all are done."""
+    number = parse_id(body["actions"][0].get("value"), what="This button's incident number")
+    await ack()  # now: the steps are Slack calls of their own and may take longer than Slack's 3 s
+    team_id = str((body.get("team") or {}).get("id") or "")
+    user_id = str(body["user"]["id"])
+    actor = await directory.actor(team_id=team_id, user_id=user_id)
+    repairs = await incidents.repair(team_id=team_id, number=number, actor=actor)
+    still = [label for repair in repairs for label in repair.still_failing]
+    if still:
+        text = (
+            f":warning: INC-{number}: still failing: {esc(', '.join(still))}. "
+            f"Retry later, or ask an operator to run `vigil incidents repair {number}`."
+        )
+    else:
+        text = f":white_check_mark: All of INC-{number}'s Slack steps are done now."
+    await respond(**_say(text))
+
+
 def register(registry: Any) -> None:
     registry.action(ids.ACTION_ACK)(on_ack)
     registry.action(ids.ACTION_RESOLVE)(on_resolve)
     registry.action(ids.ACTION_UPDATE)(on_update)
     registry.action(ids.ACTION_PAGE)(on_page)
+    registry.action(ids.ACTION_REPAIR)(on_repair)

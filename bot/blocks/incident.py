@@ -67,6 +67,8 @@ def opening_blocks(card: IncidentCard) -> list[dict[str, Any]]:
         )
     context = f"Declared {_date(card)}" + (" · :lock: private" if card.private else "")
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    if card.missing:
+        blocks.append(missing_block(card))
     if card.status != "closed":
         blocks.append(
             {
@@ -81,6 +83,19 @@ def opening_blocks(card: IncidentCard) -> list[dict[str, Any]]:
             }
         )
     return blocks
+
+
+def missing_block(card: IncidentCard) -> dict[str, Any]:
+    """The warning naming the Slack steps that failed for good, with Retry: people in the channel see what is missing
+    and can have it done again without an operator (the CLI's `vigil incidents repair` does the same)."""
+    steps = _clip(", ".join(esc(label) for label in card.missing), 2800)  # the way out stays whole
+    text = f":warning: Vigil could not: {steps}. Retry, or run `vigil incidents repair {card.number}`."
+    return {
+        "type": "section",
+        "block_id": "incident_missing",
+        "text": {"type": "mrkdwn", "text": text},
+        "accessory": _button("Retry", ids.ACTION_REPAIR, str(card.number)),
+    }
 
 
 def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import click
 
 from bot.cli.common import describe_db_error, get_settings, json_option, not_built, run_service
 from bot.cli.deliveries import deliveries
+from bot.cli.incidents import incidents
 from bot.cli.integrations import integrations
 from bot.cli.output import emit, fail
 
@@ -214,6 +215,7 @@ def jobs_run(name: str, as_json: bool) -> None:
 
 cli.add_command(integrations)
 cli.add_command(deliveries)
+cli.add_command(incidents)
 
 
 def main() -> None:

@@ -30,3 +30,11 @@ class Declaration:
     incident: Incident
     created: bool
     skipped: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Repair:
+    """What a repair of an incident's Slack steps left: the labels of steps that still fail (empty: all done)."""
+
+    number: int
+    still_failing: list[str] = field(default_factory=list)

@@ -7,6 +7,7 @@ factory and the repositories in `db/`. Domain events are published from `_emit` 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,13 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.incidents import events
 from bot.incidents.access import Actor, check_can_act
-from bot.incidents.errors import InvalidInput, InvalidTransition, NotFound
+from bot.incidents.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
 from bot.incidents.fields import check_description, check_title
 from bot.incidents.invites import DEFAULT_STRATEGIES, InviteStrategy
 from bot.incidents.moves import apply_move
-from bot.incidents.outcomes import Change, Declaration
+from bot.incidents.outcomes import Change, Declaration, Repair
 from bot.incidents.ports import ChatError, ChatPort, Note, PeoplePort
 from bot.incidents.states import ClosureReason, Severity, Status, check_move, check_reopen_reason, is_noop
+from bot.incidents.steps import LABELS
 from bot.incidents.surfaces import ANNOUNCED_SEVERITIES, Surfaces
 from bot.incidents.text import clean_text
 from db.incidents import (
@@ -37,7 +39,8 @@ from db.incidents import (
     timeline_of,
 )
 from db.members import add_member, members_of, remove_member
-from db.models import Component, Incident
+from db.models import Component, Incident, SurfaceStep
+from db.steps import requeue, unfinished_incidents, unfinished_steps
 from db.tags import IT_DEPLOY, TECH_INCIDENTS, tagged_conversation
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,50 @@ class IncidentService:
         self.surfaces = Surfaces(
             sessions=sessions, chat=chat, clock=clock, invite_strategies=dict(invite_strategies or DEFAULT_STRATEGIES)
         )
+        self.steps = self.surfaces.runner
+        self.steps.on_failed = self._steps_failed
+
+    async def repair(self, *, team_id: str, number: int | None, actor: Actor | None) -> list[Repair]:
+        """Run again the Slack steps of one incident (or, from the CLI, of every incident) that failed or were left
+        unfinished; what each still lacks afterwards. From Slack, admins and the incident's commander may ask."""
+        async with self.sessions() as session:
+            if number is not None:
+                incident = await get_by_number(session, team_id=team_id, number=number)
+                if incident is None:
+                    raise NotFound(f"INC-{number} not found.")
+                if actor is not None and not actor.is_admin and actor.user_id != incident.commander_id:
+                    if incident.private:  # its existence stays private, as everywhere
+                        raise NotFound(f"INC-{number} not found.")
+                    raise NotAllowed(f"Only admins and INC-{number}'s commander can retry its Slack steps.")
+                wanted: list[int] | None = [incident.id]
+            else:
+                if actor is not None:
+                    raise NotAllowed("Name the incident to repair.")
+                wanted = None
+        async with self.sessions() as session, session.begin():
+            incident_ids = await requeue(session, incident_ids=wanted, now=self.clock.now())
+            if wanted is None:
+                incident_ids = sorted(set(incident_ids) | set(await unfinished_incidents(session)))
+        repairs = []
+        for incident_id in incident_ids:
+            await self.steps.sweep(incident_id)
+            await self.surfaces.show_missing(incident_id)  # the opening message names what is still missing, or nothing
+            row = await self._fresh(incident_id)
+            async with self.sessions() as session:
+                left = await unfinished_steps(session, incident_id=incident_id)
+            still = [
+                f"{LABELS.get(s.kind, s.kind)} ({'retrying' if s.status == 'pending' else s.error or 'failed'})"
+                for s in left
+            ]
+            repairs.append(Repair(number=row.number, still_failing=still))
+        return repairs
+
+    async def _steps_failed(self, incident: Incident, labels: list[str]) -> None:
+        """Steps the worker gave up on: on the timeline, told to the reporter, named on the opening message."""
+        declaration = Declaration(incident=incident, created=False, skipped=labels)
+        await self.surfaces.record_skipped(declaration, source="slack")
+        await self.surfaces.tell_skipped(declaration, None)
+        await self.surfaces.show_missing(incident.id)
 
     # ---------------------------------------------------------------- declaring
 
@@ -188,19 +235,28 @@ class IncidentService:
                 text=f"{incident.severity} incident declared: {title}",
             )
             await self._emit(session, events.OPENED, incident, actor_id=reporter_id, source=source)
-            invite_ctx = await self.surfaces.invite_context(session, incident, component)
             announced = not private and incident.severity in ANNOUNCED_SEVERITIES
             announce_to = await tagged_conversation(session, team_id=team_id, tag=TECH_INCIDENTS) if announced else None
             deploy_to = None if private else await tagged_conversation(session, team_id=team_id, tag=IT_DEPLOY)
+            token = uuid.uuid4().hex
+            steps = await self.surfaces.plan_declaration(
+                session, incident, announce_to=announce_to, deploy_to=deploy_to, confirm_in=origin_channel_id, token=token
+            )
 
         declaration = Declaration(incident=incident, created=True)
-        await self.surfaces.build(
-            declaration, invite_ctx, announce_to=announce_to, deploy_to=deploy_to, confirm_in=origin_channel_id
-        )
+        declaration.skipped = await self.surfaces.run(incident.id, steps, token=token)
+        declaration.incident = await self._fresh(incident.id)
         if declaration.skipped:
             await self.surfaces.record_skipped(declaration, source=source)
             await self.surfaces.tell_skipped(declaration, origin_channel_id)
         return declaration
+
+    async def _fresh(self, incident_id: int) -> Incident:
+        """The row as the Slack steps left it (its channel, its messages)."""
+        async with self.sessions() as session:
+            row = await session.get(Incident, incident_id, populate_existing=True)
+            assert row is not None
+            return row
 
     async def _component(self, session: AsyncSession, team_id: str, component_id: int | None) -> Component | None:
         if component_id is None:
@@ -257,10 +313,21 @@ class IncidentService:
                 status=str(target),
                 previous_status=str(current),
             )
-        change = Change(
-            incident=row, changed=True, notes=[Note("status", effects.timeline, {"from": str(current), "to": str(target)})]
-        )
-        await self.surfaces.refresh(change, actor_id=actor_id, closing=target == Status.CLOSED)
+            notes = [Note("status", effects.timeline, {"from": str(current), "to": str(target)})]
+            token = uuid.uuid4().hex
+            steps = await self.surfaces.plan_refresh(
+                session, row, notes=notes, actor_id=actor_id, token=token, closing=target == Status.CLOSED
+            )
+        return await self._after_change(Change(incident=row, changed=True, notes=notes), steps, token)
+
+    async def _after_change(self, change: Change, steps: list[SurfaceStep], token: str) -> Change:
+        """Run the Slack steps a committed change wrote; the change comes back with the row as they left it."""
+        change.skipped = await self.surfaces.run(change.incident.id, steps, token=token)
+        change.incident = await self._fresh(change.incident.id)
+        if change.skipped:
+            await self.surfaces.record_skipped(
+                Declaration(incident=change.incident, created=False, skipped=change.skipped), source="slack"
+            )
         return change
 
     async def acknowledge(self, incident: Incident, *, actor_id: str, source: str) -> Change:
@@ -289,9 +356,10 @@ class IncidentService:
                 session, row, kind="ack", source=source, at=now, actor_id=actor_id, text="Acknowledged", data={"first": True}
             )
             await self._emit(session, events.ACKNOWLEDGED, row, actor_id=actor_id, source=source)
-        change = Change(incident=row, changed=True, notes=[Note("ack", "Acknowledged")])
-        await self.surfaces.refresh(change, actor_id=actor_id)
-        return change
+            notes = [Note("ack", "Acknowledged")]
+            token = uuid.uuid4().hex
+            steps = await self.surfaces.plan_refresh(session, row, notes=notes, actor_id=actor_id, token=token)
+        return await self._after_change(Change(incident=row, changed=True, notes=notes), steps, token)
 
     async def set_severity(self, incident: Incident, *, actor_id: str | None, severity: Severity, source: str) -> Change:
         return await self.update(incident, actor_id=actor_id, source=source, severity=severity)
@@ -355,14 +423,17 @@ class IncidentService:
                 source=source,
                 **{_EVENT_FIELD[column]: value for column, value in changes.items()},
             )
-        change = Change(incident=row, changed=True, notes=notes)
-        if "commander_id" in changes and row.channel_id:
-            try:
-                await self.chat.invite(channel_id=row.channel_id, user_ids=[changes["commander_id"]])
-            except ChatError as exc:
-                log.warning("INC-%s: could not invite the new commander (%s)", row.number, exc.code)
-        await self.surfaces.refresh(change, actor_id=actor_id, reevaluate="severity" in changes)
-        return change
+            token = uuid.uuid4().hex
+            steps = await self.surfaces.plan_refresh(
+                session,
+                row,
+                notes=notes,
+                actor_id=actor_id,
+                token=token,
+                reevaluate="severity" in changes,
+                invite_users=[changes["commander_id"]] if "commander_id" in changes else (),
+            )
+        return await self._after_change(Change(incident=row, changed=True, notes=notes), steps, token)
 
     async def _check_commander(self, *, team_id: str, user_id: str) -> None:
         if self.people is None:

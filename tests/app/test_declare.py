@@ -214,8 +214,8 @@ async def test_p4_is_not_announced(vigil: Vigil) -> None:
 
 
 async def test_name_taken_gets_a_numbered_suffix(vigil: Vigil) -> None:
-    vigil.emu.add_channel("inc-1-db-down")
-    vigil.emu.add_channel("inc-1-db-down-2")
+    vigil.emu.add_channel("inc-1-db-down", members=[BOB])  # someone else's channels
+    vigil.emu.add_channel("inc-1-db-down-2", members=[BOB])
     incident = await declare(vigil, "DB down", "P3")
     assert incident.channel_name == "inc-1-db-down-3"
     assert vigil.emu.state.channels[incident.channel_id or ""].name == "inc-1-db-down-3"

@@ -1,0 +1,464 @@
+"""Runs the Slack steps of incident changes, right after the change commits and again after any crash.
+
+Each step reads the incident as it is when it runs, and is idempotent against Slack:
+- creating the channel adopts the channel Vigil already made under that name (`name_taken`, Vigil the creator,
+  no incident linked to it) instead of making a second one;
+- a post that may have happened before (the step is resumed, not fresh) is first looked for by the marker every
+  Vigil post carries in its metadata;
+- pins, invites, topics, edits and renames are naturally repeatable.
+
+A step's outcome is written as soon as it is known (a dependent step reads what it recorded), so a crash loses at
+most the steps in flight, which the worker claims again when their lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.incidents import steps as kinds
+from bot.incidents.channel_names import channel_name, closed_name
+from bot.incidents.invites import InviteStrategy, resolve_invitees
+from bot.incidents.ports import ChatError, ChatPort, IncidentCard, NameTaken
+from bot.incidents.steps import LABELS, Planned, marker, next_attempt, notes_of
+from db.incidents import add_timeline, get_by_channel
+from db.models import Component, Incident, SurfaceStep
+from db.steps import (
+    claim_ready,
+    failed_steps,
+    finish,
+    incidents_with_ready_steps,
+    postpone,
+    release,
+    unfinished_of_kind,
+    waiting_of_kind,
+)
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=20)  # a resumed step waits at most this long after a crash (plus the worker's poll)
+MAX_SUFFIX = 99
+# A channel Vigil made under this incident's name is adopted only if made since the incident was declared (with
+# some slack for clocks): an older one belongs to an incident of an earlier database, whose numbers restarted.
+ADOPT_WINDOW = 300.0
+SWEEP_CONCURRENCY = 8
+
+
+class StepCrash(BaseException):
+    """Raised by a test's hook to stop the runner where a killed process would stop: nothing more is recorded."""
+
+
+@dataclass
+class Done:
+    """A step's outcome: what to remember on the step, on the incident, and on its timeline."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    incident: dict[str, Any] = field(default_factory=dict)
+    timeline: dict[str, Any] | None = None
+
+
+@dataclass
+class Context:
+    step: SurfaceStep
+    incident: Incident
+    card: IncidentCard
+    fresh: bool  # written by this runner a moment ago: it cannot have reached Slack before
+    invitees: asyncio.Task[list[str]] | None = None
+
+
+InviteContextOf = Callable[[AsyncSession, Incident, Component | None], Awaitable[Any]]
+CardOf = Callable[[Incident, str | None, Sequence[str]], IncidentCard]
+
+
+class StepRunner:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        chat: ChatPort,
+        clock: Clock,
+        card_of: CardOf,
+        invite_context: InviteContextOf,
+        invite_strategies: dict[str, InviteStrategy],
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.sessions = sessions
+        self.chat = chat
+        self.clock = clock
+        self.card_of = card_of
+        self.invite_context = invite_context
+        self.invite_strategies = invite_strategies
+        self.poll_interval = poll_interval
+        # Tests stop the runner before the k-th Slack step with this hook (it raises StepCrash).
+        self.before_step: Callable[[SurfaceStep], None] | None = None
+        # Called with (incident, labels) when steps fail for good outside a door's own run (the worker's retries).
+        self.on_failed: Callable[[Incident, list[str]], Awaitable[None]] | None = None
+        self._stopping = False
+        self._stopped = asyncio.Event()
+
+    # ---------------------------------------------------------------- writing plans, inside the change's transaction
+
+    async def write(
+        self, session: AsyncSession, incident: Incident, plan: Sequence[Planned], *, token: str
+    ) -> list[SurfaceStep]:
+        """Write `plan`'s steps for `incident`, claimed by `token` for the run right after the commit.
+
+        A step that only brings a surface in line is not written when one of its kind is already waiting; when one
+        is running, the new one waits for it (unclaimed), so edits never race and a burst ends in one more edit.
+        A step that needs something an earlier change's step has not done yet (the channel) waits for that step.
+        """
+        now = self.clock.now()
+        written: dict[str, SurfaceStep] = {}
+        for planned in plan:
+            claimed = True
+            after_id: int | None = written[planned.after].id if planned.after else None
+            if planned.kind in kinds.COALESCED and planned.after is None:
+                if await waiting_of_kind(session, incident_id=incident.id, kind=planned.kind, now=now):
+                    continue
+                running = await unfinished_of_kind(session, incident_id=incident.id, kind=planned.kind)
+                if running is not None and running.status == "pending":
+                    after_id, claimed = running.id, False
+            if after_id is None and planned.after is None and planned.kind in kinds.NEEDS:
+                needed = await unfinished_of_kind(session, incident_id=incident.id, kind=kinds.NEEDS[planned.kind])
+                if needed is not None:
+                    after_id, claimed = needed.id, False
+            row = SurfaceStep(
+                team_id=incident.team_id,
+                incident_id=incident.id,
+                kind=planned.kind,
+                args=dict(planned.args),
+                after_id=after_id,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                claim_token=token if claimed else None,
+                claimed_until=now + LEASE if claimed else None,
+                result={},
+                created_at=now,
+            )
+            session.add(row)
+            await session.flush()
+            written[planned.key] = row
+        return [row for row in written.values() if row.claim_token == token]
+
+    # ---------------------------------------------------------------- running
+
+    async def run(self, steps: Sequence[SurfaceStep], *, token: str, fresh: bool = True) -> list[str]:
+        """Run claimed steps, each as soon as the step it waits for is done, all others at once; the labels of the
+        steps that failed for good. Steps that failed but will be tried again are left to the worker."""
+        if not steps:
+            return []
+        loop = asyncio.get_running_loop()
+        outcome: dict[int, asyncio.Future[bool]] = {s.id: loop.create_future() for s in steps}
+        failed: list[str] = []
+        invitees = {s.id: asyncio.create_task(self._invitees(s.incident_id)) for s in steps if s.kind == kinds.INVITE}
+
+        async def one(step: SurfaceStep) -> None:
+            ok = False
+            try:
+                parent = outcome.get(step.after_id) if step.after_id is not None else None
+                if parent is not None and not await parent:
+                    async with self.sessions() as session, session.begin():
+                        await release(session, step_ids=[step.id], token=token)
+                    return
+                ok = await self._attempt(step, token=token, fresh=fresh, invitees=invitees.get(step.id), failed=failed)
+            finally:
+                if not outcome[step.id].done():
+                    outcome[step.id].set_result(ok)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for step in steps:
+                    group.create_task(one(step))
+        except BaseExceptionGroup as crashed:
+            for task in invitees.values():
+                task.cancel()
+            crash = next((e for e in crashed.exceptions if isinstance(e, StepCrash)), None)
+            raise crash or crashed from None
+        for task in invitees.values():
+            if not task.done():
+                task.cancel()
+        return failed
+
+    async def sweep(self, incident_id: int) -> list[str]:
+        """Run whatever of the incident is ready and not running elsewhere, until nothing is (a later change's
+        coalesced edit, a step that waited for this run); the labels of steps that failed for good."""
+        failed: list[str] = []
+        while True:
+            token = uuid.uuid4().hex
+            now = self.clock.now()
+            async with self.sessions() as session, session.begin():
+                steps = await claim_ready(session, incident_id=incident_id, now=now, until=now + LEASE, token=token)
+            if not steps:
+                return failed
+            failed += await self.run(steps, token=token, fresh=False)
+        return failed
+
+    async def _attempt(
+        self,
+        step: SurfaceStep,
+        *,
+        token: str,
+        fresh: bool,
+        invitees: asyncio.Task[list[str]] | None,
+        failed: list[str],
+    ) -> bool:
+        incident, card = await self._load(step.incident_id)
+        if self.before_step is not None:
+            self.before_step(step)
+        try:
+            done = await EXECUTORS[step.kind](
+                self, Context(step=step, incident=incident, card=card, fresh=fresh, invitees=invitees)
+            )
+        except ChatError as exc:
+            return await self._failed(step, incident, token=token, code=exc.code, failed=failed)
+        except Exception:
+            log.exception("INC-%s: step %s failed unexpectedly", incident.number, step.kind)
+            return await self._failed(step, incident, token=token, code="internal_error", failed=failed)
+        now = self.clock.now()
+        async with self.sessions() as session, session.begin():
+            if not await finish(session, step_id=step.id, token=token, now=now, result=done.data):
+                return True  # another runner took it over after our lease ended; its outcome stands
+            if done.incident or done.timeline:
+                row = await session.get(Incident, step.incident_id)
+                assert row is not None
+                for key, value in done.incident.items():
+                    setattr(row, key, value)
+                if done.timeline:
+                    await add_timeline(session, row, source="slack", at=now, **done.timeline)
+        return True
+
+    async def _failed(self, step: SurfaceStep, incident: Incident, *, token: str, code: str, failed: list[str]) -> bool:
+        attempts = step.attempts + 1
+        at = next_attempt(attempts=attempts, code=code, now=self.clock.now())
+        async with self.sessions() as session, session.begin():
+            await postpone(session, step_id=step.id, token=token, attempts=attempts, at=at, error=code)
+        log.warning("INC-%s: step %s failed (%s); %s", incident.number, step.kind, code, "retrying" if at else "giving up")
+        if at is None:
+            failed.append(f"{LABELS.get(step.kind, step.kind)} ({code})")
+        return False
+
+    async def _load(self, incident_id: int) -> tuple[Incident, IncidentCard]:
+        async with self.sessions() as session:
+            incident = await session.get(Incident, incident_id, populate_existing=True)
+            assert incident is not None
+            component = await session.get(Component, incident.component_id) if incident.component_id else None
+            missing = [LABELS.get(s.kind, s.kind) for s in await failed_steps(session, incident_id=incident_id)]
+        return incident, self.card_of(incident, component.name if component else None, missing)
+
+    async def _invitees(self, incident_id: int) -> list[str]:
+        """Resolved while the channel is being created, so inviting costs no extra round trip."""
+        async with self.sessions() as session:
+            incident = await session.get(Incident, incident_id)
+            assert incident is not None
+            component = await session.get(Component, incident.component_id) if incident.component_id else None
+            ctx = await self.invite_context(session, incident, component)
+        return await resolve_invitees(ctx, self.invite_strategies)
+
+    async def _linked(self, *, team_id: str, channel_id: str) -> bool:
+        async with self.sessions() as session:
+            return await get_by_channel(session, team_id=team_id, channel_id=channel_id) is not None
+
+    # ---------------------------------------------------------------- the worker
+
+    async def run_forever(self) -> None:
+        """Resume what crashes and failures left: every poll, sweep each incident with ready steps."""
+        self._stopping = False
+        self._stopped = asyncio.Event()
+        while not self._stopping:
+            try:
+                await self.resume_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("step worker round failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self.poll_interval)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._stopped.set()
+
+    async def resume_once(self) -> int:
+        """One round of the worker: sweep every incident with ready steps (a few at a time). How many were swept."""
+        async with self.sessions() as session:
+            incident_ids = await incidents_with_ready_steps(session, now=self.clock.now())
+        if not incident_ids:
+            return 0
+        gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def swept(incident_id: int) -> None:
+            async with gate:
+                failed = await self.sweep(incident_id)
+            if failed and self.on_failed is not None:
+                incident, _ = await self._load(incident_id)
+                await self.on_failed(incident, failed)
+
+        await asyncio.gather(*(swept(i) for i in incident_ids))
+        return len(incident_ids)
+
+
+# ---------------------------------------------------------------- what each kind does
+
+
+async def _create_channel(runner: StepRunner, ctx: Context) -> Done:
+    incident = ctx.incident
+    if incident.channel_id:
+        return Done({"channel_id": incident.channel_id})
+    private = bool(ctx.step.args.get("private", incident.private))
+    suffix: int | None = None
+    while True:
+        name = channel_name(incident.number, incident.title, suffix=suffix)
+        try:
+            channel_id = await runner.chat.create_channel(name=name, private=private)
+        except NameTaken:
+            found = await runner.chat.find_channel(name=name)
+            if (
+                found is not None
+                and not found.is_archived
+                and found.creator == await runner.chat.bot_user_id()
+                and found.created >= incident.created_at.timestamp() - ADOPT_WINDOW
+                and not await runner._linked(team_id=incident.team_id, channel_id=found.id)
+            ):
+                log.info("INC-%s: adopting #%s, made by an earlier attempt", incident.number, name)
+                channel_id = found.id
+            else:
+                suffix = (suffix or 1) + 1
+                if suffix > MAX_SUFFIX:
+                    raise
+                continue
+        return Done({"channel_id": channel_id, "name": name}, incident={"channel_id": channel_id, "channel_name": name})
+
+
+async def _invite(runner: StepRunner, ctx: Context) -> Done:
+    users = await ctx.invitees if ctx.invitees is not None else await runner._invitees(ctx.incident.id)
+    if users and ctx.incident.channel_id:
+        await runner.chat.invite(channel_id=ctx.incident.channel_id, user_ids=users)
+    return Done({"invited": len(users)})
+
+
+async def _invite_users(runner: StepRunner, ctx: Context) -> Done:
+    users = [str(u) for u in ctx.step.args.get("user_ids") or []]
+    if users and ctx.incident.channel_id:
+        await runner.chat.invite(channel_id=ctx.incident.channel_id, user_ids=users)
+    return Done()
+
+
+async def _set_topic(runner: StepRunner, ctx: Context) -> Done:
+    if ctx.incident.channel_id:
+        await runner.chat.set_topic(card=ctx.card)
+    return Done()
+
+
+async def _post_opening(runner: StepRunner, ctx: Context) -> Done:
+    incident = ctx.incident
+    if incident.opening_message_ts or not incident.channel_id:
+        return Done()
+    mark = marker(incident.external_key, "opening")
+    ts = None if ctx.fresh else await runner.chat.find_marked(channel_id=incident.channel_id, marker=mark)
+    ts = ts or await runner.chat.post_opening(card=ctx.card, marker=mark)
+    return Done({"ts": ts}, incident={"opening_message_ts": ts})
+
+
+async def _pin_opening(runner: StepRunner, ctx: Context) -> Done:
+    if ctx.incident.channel_id and ctx.incident.opening_message_ts:
+        await runner.chat.pin(channel_id=ctx.incident.channel_id, ts=ctx.incident.opening_message_ts)
+    return Done()
+
+
+async def _confirm(runner: StepRunner, ctx: Context) -> Done:
+    channel_id = str(ctx.step.args.get("channel_id") or "")
+    if channel_id:
+        await runner.chat.confirm_declaration(user_id=ctx.incident.reporter_id, channel_id=channel_id, card=ctx.card)
+    return Done()
+
+
+async def _announce(runner: StepRunner, ctx: Context) -> Done:
+    incident = ctx.incident
+    if incident.announcement_ts:
+        return Done()
+    channel_id = str(ctx.step.args["channel_id"])
+    mark = marker(incident.external_key, "announcement")
+    ts = None if ctx.fresh else await runner.chat.find_marked(channel_id=channel_id, marker=mark)
+    ts = ts or await runner.chat.announce(channel_id=channel_id, card=ctx.card, marker=mark)
+    return Done({"ts": ts}, incident={"announcement_channel_id": channel_id, "announcement_ts": ts})
+
+
+async def _warn_deploy(runner: StepRunner, ctx: Context) -> Done:
+    channel_id = str(ctx.step.args["channel_id"])
+    mark = marker(ctx.incident.external_key, "deploy")
+    ts = None if ctx.fresh else await runner.chat.find_marked(channel_id=channel_id, marker=mark)
+    ts = ts or await runner.chat.warn_deploy(channel_id=channel_id, card=ctx.card, marker=mark)
+    entry = {"kind": "deploy_warning", "text": "Deploy freeze announced", "data": {"channel_id": channel_id, "ts": ts}}
+    return Done({"ts": ts}, timeline=entry)
+
+
+async def _update_opening(runner: StepRunner, ctx: Context) -> Done:
+    incident = ctx.incident
+    if incident.channel_id and incident.opening_message_ts:
+        await runner.chat.update_opening(card=ctx.card, ts=incident.opening_message_ts)
+    return Done()
+
+
+async def _update_announcement(runner: StepRunner, ctx: Context) -> Done:
+    incident = ctx.incident
+    if incident.announcement_channel_id and incident.announcement_ts:
+        await runner.chat.update_announcement(
+            channel_id=incident.announcement_channel_id, ts=incident.announcement_ts, card=ctx.card
+        )
+    return Done()
+
+
+async def _post_change(runner: StepRunner, ctx: Context) -> Done:
+    incident = ctx.incident
+    if not incident.channel_id:
+        return Done()
+    mark = marker(incident.external_key, f"change:{ctx.step.id}")
+    ts = None if ctx.fresh else await runner.chat.find_marked(channel_id=incident.channel_id, marker=mark)
+    if ts is None:
+        actor_id = ctx.step.args.get("actor_id")
+        ts = await runner.chat.post_change(
+            channel_id=incident.channel_id,
+            actor_id=str(actor_id) if actor_id else None,
+            notes=notes_of(ctx.step.args),
+            marker=mark,
+        )
+    return Done({"ts": ts})
+
+
+async def _rename_closed(runner: StepRunner, ctx: Context) -> Done:
+    incident = ctx.incident
+    if not incident.channel_id or not incident.channel_name:
+        return Done()
+    name = closed_name(incident.channel_name)
+    if name == incident.channel_name:
+        return Done()
+    renamed = await runner.chat.rename_channel(channel_id=incident.channel_id, name=name)
+    return Done({"name": renamed}, incident={"channel_name": renamed})
+
+
+Executor = Callable[[StepRunner, Context], Awaitable[Done]]
+EXECUTORS: dict[str, Executor] = {
+    kinds.CREATE_CHANNEL: _create_channel,
+    kinds.INVITE: _invite,
+    kinds.INVITE_USERS: _invite_users,
+    kinds.SET_TOPIC: _set_topic,
+    kinds.POST_OPENING: _post_opening,
+    kinds.PIN_OPENING: _pin_opening,
+    kinds.CONFIRM: _confirm,
+    kinds.ANNOUNCE: _announce,
+    kinds.WARN_DEPLOY: _warn_deploy,
+    kinds.UPDATE_OPENING: _update_opening,
+    kinds.UPDATE_ANNOUNCEMENT: _update_announcement,
+    kinds.POST_CHANGE: _post_change,
+    kinds.RENAME_CLOSED: _rename_closed,
+}
