@@ -65,6 +65,17 @@ class Link:
 
 
 @dataclass(frozen=True)
+class Person:
+    """Who made the change, as other tools may know them: their email and the accounts linked to them (`/incident
+    link`, or matched by email), by kind (`jira`, `linear`, `pagerduty`, `github`)."""
+
+    user_id: str
+    email: str | None = None
+    name: str = ""
+    identities: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Job:
     """One delivery attempt. `payload` is the body frozen at the first attempt (None on the first)."""
 
@@ -78,6 +89,7 @@ class Job:
     payload: Mapping[str, Any] | None = None
     link: Link | None = None
     timeout: float = 10.0  # seconds one HTTP call may take
+    actor: Person | None = None  # who made the change (None: the CLI, the scheduler, a vendor)
 
     @property
     def is_test(self) -> bool:

@@ -44,6 +44,11 @@ class IncidentSnapshot:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    # For ticketing tools (not in the webhook body, whose shape is fixed): the component's name, the description
+    # given at declaration, and the resolution written when it was resolved or closed.
+    component: str | None = None
+    description: str = ""
+    resolution: str | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in tuple(Severity):

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from db.deliveries import claim_due, claimed, fail_followers, record, release, upsert_link
-from db.models import Delivery, Incident, Integration, IntegrationLink, Workspace
-from integrations.base import ConfigProblem, Configured, DeliveryFailed, Job, Link, Provider, Sent
+from db.models import Component, Delivery, Identity, Incident, Integration, IntegrationLink, User, Workspace
+from integrations.base import ConfigProblem, Configured, DeliveryFailed, Job, Link, Person, Provider, Sent
 from integrations.payloads import IncidentSnapshot
 from integrations.registry import Registry
 from integrations.secret_box import KeyRing, NoKeyRing, Tampered, UnknownKey
@@ -73,7 +73,7 @@ def channel_url(workspace_url: str | None, *, team_id: str, channel_id: str | No
     return f"https://slack.com/app_redirect?team={team_id}&channel={channel_id}"
 
 
-def snapshot(incident: Incident, *, workspace_url: str | None) -> IncidentSnapshot:
+def snapshot(incident: Incident, *, workspace_url: str | None, component: str | None = None) -> IncidentSnapshot:
     return IncidentSnapshot(
         number=incident.number,
         key=incident.ref,
@@ -88,6 +88,9 @@ def snapshot(incident: Incident, *, workspace_url: str | None) -> IncidentSnapsh
         acknowledged_at=incident.acknowledged_at,
         resolved_at=incident.resolved_at,
         closed_at=incident.closed_at,
+        component=component,
+        description=incident.description or "",
+        resolution=incident.resolution,
     )
 
 
@@ -176,6 +179,7 @@ class DeliveryWorker:
         self._stopping = False
         self._round = asyncio.Event()
         self._workspace_urls: dict[str, str] = {}
+        self._components: dict[int, str] = {}
         self._opened: dict[tuple[Any, ...], Configured] = {}
         self.sent = 0  # attempts made by this worker (benchmarks read it)
         # Tests inject a crash between the vendor's answer and the commit with this hook.
@@ -248,6 +252,8 @@ class DeliveryWorker:
         async with self.sessions() as session:
             rows, integrations, incidents, links = await claimed(session, ids)
             await self._learn_workspaces(session, {r.team_id for r in rows})
+            people = await self._people(session, rows)
+            await self._learn_components(session, incidents.values())
         deferred: list[int] = []
         attempts: list[Any] = []
         for delivery in rows:
@@ -257,7 +263,10 @@ class DeliveryWorker:
                 deferred.append(delivery.id)
                 continue
             link = links.get((delivery.incident_id, delivery.integration_id)) if delivery.incident_id is not None else None
-            attempts.append(self._attempt(delivery, integration, incident, link, token=token, now=now, final=final))
+            actor = people.get((delivery.team_id, str((delivery.data or {}).get("actor_id") or "")))
+            attempts.append(
+                self._attempt(delivery, integration, incident, link, actor=actor, token=token, now=now, final=final)
+            )
         outcomes: list[Outcome] = list(await asyncio.gather(*attempts))
         if self.before_record is not None:
             self.before_record(outcomes)
@@ -278,6 +287,35 @@ class DeliveryWorker:
             and now - incident.created_at < CHANNEL_WAIT
         )
 
+    async def _people(self, session: AsyncSession, rows: Sequence[Delivery]) -> dict[tuple[str, str], Person]:
+        """Who made each change, with their email and linked accounts: two queries for the whole round."""
+        wanted = {(r.team_id, str((r.data or {}).get("actor_id") or "")) for r in rows}
+        wanted = {(team, user) for team, user in wanted if user}
+        if not wanted:
+            return {}
+        user_ids = {user for _, user in wanted}
+        users = {(u.team_id, u.id): u for u in await session.scalars(select(User).where(User.id.in_(user_ids)))}
+        linked: dict[tuple[str, str], dict[str, str]] = {}
+        for identity in await session.scalars(select(Identity).where(Identity.user_id.in_(user_ids))):
+            linked.setdefault((identity.team_id, identity.user_id), {})[identity.kind] = identity.external_id
+        people = {}
+        for key in wanted:
+            user = users.get(key)
+            people[key] = Person(
+                user_id=key[1],
+                email=user.email if user else None,
+                name=(user.real_name or user.name) if user else "",
+                identities=linked.get(key, {}),
+            )
+        return people
+
+    async def _learn_components(self, session: AsyncSession, incidents: Iterable[Incident]) -> None:
+        """Component names of this round's incidents (a rename shows from the next round on)."""
+        wanted = {i.component_id for i in incidents if i.component_id is not None}
+        if wanted:
+            for component in await session.scalars(select(Component).where(Component.id.in_(wanted))):
+                self._components[component.id] = component.name
+
     async def _learn_workspaces(self, session: AsyncSession, team_ids: set[str]) -> None:
         missing = team_ids - self._workspace_urls.keys()
         if missing:
@@ -291,6 +329,7 @@ class DeliveryWorker:
         incident: Incident | None,
         link: IntegrationLink | None,
         *,
+        actor: Person | None,
         token: str,
         now: datetime,
         final: bool,
@@ -307,13 +346,18 @@ class DeliveryWorker:
                 occurred_at=delivery.occurred_at,
                 now=now,
                 integration=self._configured(integration, now),
-                incident=snapshot(incident, workspace_url=self._workspace_urls.get(delivery.team_id))
+                incident=snapshot(
+                    incident,
+                    workspace_url=self._workspace_urls.get(delivery.team_id),
+                    component=self._components.get(incident.component_id) if incident.component_id else None,
+                )
                 if incident is not None
                 else None,
                 data=dict(delivery.data or {}),
                 payload=delivery.payload,
                 link=Link(link.external_id, link.external_url, dict(link.data or {})) if link is not None else None,
                 timeout=self.attempt_timeout,
+                actor=actor,
             )
             # The provider's own HTTP timeout fires first; this bounds a provider that makes several calls.
             outcome.sent = await asyncio.wait_for(provider.deliver(job, self.http()), timeout=self.attempt_timeout * 3)
