@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from integrations.base import Provider
+from integrations.jira.provider import JiraProvider
+from integrations.linear.provider import LinearProvider
+from integrations.opsgenie.provider import OpsgenieProvider
+from integrations.servicenow.provider import ServiceNowProvider
 from integrations.teams.provider import TeamsProvider
 from integrations.webhook.provider import WebhookProvider
 
 Registry = dict[str, Callable[[], Provider]]
 
 PROVIDERS: Registry = {
+    "jira": JiraProvider,
+    "linear": LinearProvider,
+    "opsgenie": OpsgenieProvider,
+    "servicenow": ServiceNowProvider,
     "teams": TeamsProvider,
     "webhook": WebhookProvider,
 }

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from db.deliveries import claim_due, claimed, fail_followers, record, release, upsert_link
 from db.models import Component, Delivery, Identity, Incident, Integration, IntegrationLink, User, Workspace
-from integrations.base import ConfigProblem, Configured, DeliveryFailed, Job, Link, Person, Provider, Sent
+from integrations.base import ERROR_LIMIT, ConfigProblem, Configured, DeliveryFailed, Job, Link, Person, Provider, Sent
 from integrations.payloads import IncidentSnapshot
 from integrations.registry import Registry
 from integrations.secret_box import KeyRing, NoKeyRing, Tampered, UnknownKey
@@ -127,6 +127,8 @@ class Outcome:
         }
         if self.sent is not None:
             entry |= {"outcome": "success", "http_status": self.sent.http_status}
+            if self.sent.note:
+                entry["note"] = self.sent.note[:ERROR_LIMIT]
             result |= {
                 "status": "success",
                 "next_attempt_at": None,

@@ -50,6 +50,10 @@ KIND_LABELS = {
 KIND_BLURBS = {
     "webhook": "signed JSON about every incident change, posted to a URL you run",
     "teams": "an Adaptive Card per incident change in a Teams channel, through a Workflows URL",
+    "jira": "an issue per incident, moved through your workflow as the incident moves",
+    "linear": "an issue per incident in a Linear team, its state following the incident",
+    "servicenow": "an incident record per incident, resolved when the incident is",
+    "opsgenie": "an alert per incident, acknowledged and closed with it (private incidents redacted)",
 }
 MAX_KINDS = 15
 # Words a field name is made of that read better in capitals (`api_url` → "API URL").

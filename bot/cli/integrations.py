@@ -249,8 +249,8 @@ def answer_lines(result: DeliveryView) -> dict[str, Any]:
 
 @click.group()
 def integrations() -> None:
-    """Integrations with other tools: Teams and generic webhooks today (PagerDuty, Opsgenie, Jira, Linear,
-    ServiceNow and GitHub are not built yet).
+    """Integrations with other tools: Jira, Linear, ServiceNow, Opsgenie, Teams and generic webhooks today
+    (PagerDuty and GitHub are not built yet).
 
     An integration is addressed by its id or its name. Writing verbs learn the workspace from the database, or
     from Slack's auth.test (SLACK_BOT_TOKEN) when none is recorded yet.
@@ -288,7 +288,7 @@ def integrations_add(
     include_private: bool | None,
     as_json: bool,
 ) -> None:
-    """Add an integration of KIND: teams or webhook today (pagerduty, opsgenie, jira, linear, servicenow and
+    """Add an integration of KIND: jira, linear, servicenow, opsgenie, teams or webhook today (pagerduty and
     github are refused until they are built).
 
     Prints `id:`, `webhook_url:` (VIGIL_PUBLIC_URL/hooks/KIND/ID) and, this once only, `inbound_secret:` and any

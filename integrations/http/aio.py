@@ -59,6 +59,12 @@ class GuardedConnector(aiohttp.TCPConnector):
         self._guard_checker = checker
         super().__init__(resolver=GuardedResolver(policy, checker), ssl=ssl_context(policy), **kw)
 
+    @property
+    def guard(self) -> tuple[OutboundPolicy, AddressChecker]:
+        """The policy and address check this connector enforces: a sync client a provider builds beside the shared
+        session (the `jira` library's requests session) is guarded the same way."""
+        return self._guard_policy, self._guard_checker
+
     async def connect(
         self,
         req: ClientRequest,

@@ -25,6 +25,7 @@ from bot.emulator.state import ViewRecord
 from bot.permissions import admin_refusal
 from db.models import Delivery, Integration
 from db.tags import TECH_INCIDENTS
+from integrations.registry import PROVIDERS
 from integrations.signing import verify_header
 from tests.app.conftest import ALICE, BOB, INCIDENTS_CHANNEL, StartVigil, Vigil
 from tests.app.test_admin import answered_later, home_text, open_modal, submit
@@ -138,7 +139,7 @@ def signed_by(request: Any, secret: str, clock: FrozenClock) -> bool:
 async def test_connect_see_the_secret_once_test_and_see_deliveries_in_the_log(ops: Ops) -> None:
     vigil = ops.vigil
     assert "None yet: connect one above." in home_text(vigil)
-    assert {b["value"] for b in buttons(vigil, ids.ACTION_ADMIN_CONNECT_INTEGRATION)} == {"webhook", "teams"}
+    assert {b["value"] for b in buttons(vigil, ids.ACTION_ADMIN_CONNECT_INTEGRATION)} == set(PROVIDERS)
 
     # The webhook form comes from the kind's Field tuples: a required URL setting, no vendor secret.
     modal = await open_modal(vigil, ids.ACTION_ADMIN_CONNECT_INTEGRATION, "webhook")

@@ -388,7 +388,7 @@ def test_no_key_ring_unknown_kind_and_lost_metadata_are_answered_under_the_name(
     }
     forged = {**sent, "private_metadata": json.dumps({"kind": "slack", "id": None})}
     [message] = field_errors(read_integration(forged), forged, service()).values()
-    assert "slack integrations are not built yet (available: teams, webhook)" in message
+    assert "slack integrations are not built yet (available: jira, linear, opsgenie, servicenow, teams, webhook)" in message
     lost = {**sent, "private_metadata": "{}"}
     assert field_errors(read_integration(lost), lost, service()) == {ids.BLOCK_INTEGRATION_NAME: LOST_TRACK}
 
