@@ -176,30 +176,33 @@ class Answer:
     duration_ms: int
 
 
-async def post_json(
+async def request(
     http: aiohttp.ClientSession,
+    method: str,
     url: str,
     *,
-    body: bytes,
+    body: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     within: float = 10.0,
     payload: Mapping[str, Any] | None = None,
+    limit: int = 64 * 1024,
 ) -> Answer:
-    """POST bytes as JSON and classify the answer: a 2xx returns; 400/401/403/404/422 raise a final DeliveryFailed;
-    anything else, a timeout or a connection error raises a retryable one (429 with its Retry-After). A refusal of
-    the outbound guard is final. Errors name the host and path, never the query (it may carry a secret)."""
+    """One HTTP call with whatever status comes back (callers classify it); only not getting an answer raises: a
+    refusal of the outbound guard finally, a timeout, TLS or connection failure retryably. Errors name the host
+    and path, never the query (it may carry a secret)."""
     where = describe_url(url)
     started = time.monotonic()
     try:
-        async with http.post(
+        async with http.request(
+            method,
             url,
             data=body,
-            headers={"Content-Type": "application/json", **(headers or {})},
+            headers=dict(headers or {}),
             timeout=aiohttp.ClientTimeout(total=within),
             allow_redirects=False,
         ) as resp:
-            data = await resp.content.read(64 * 1024)
-            answer = Answer(resp.status, data, dict(resp.headers), int((time.monotonic() - started) * 1000))
+            data = await resp.content.read(limit)
+            return Answer(resp.status, data, dict(resp.headers), int((time.monotonic() - started) * 1000))
     except Refused as exc:
         raise DeliveryFailed(str(exc), retryable=False, payload=payload) from None
     except TimeoutError:
@@ -210,14 +213,42 @@ async def post_json(
         ) from None
     except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
         raise DeliveryFailed(f"could not reach {where} ({type(exc).__name__})", payload=payload) from None
+
+
+def raise_for_status(answer: Answer, *, url: str, payload: Mapping[str, Any] | None = None) -> None:
+    """Nothing for a 2xx; a final DeliveryFailed for 400/401/403/404/422; a retryable one otherwise (429 and 503
+    with their Retry-After)."""
     if 200 <= answer.status < 300:
-        return answer
+        return
     snippet = answer.body[:200].decode("utf-8", "replace").strip()
-    message = f"{where} answered {answer.status}" + (f": {snippet}" if snippet else "")
+    message = f"{describe_url(url)} answered {answer.status}" + (f": {snippet}" if snippet else "")
     if answer.status in FINAL_STATUSES:
         raise DeliveryFailed(message, http_status=answer.status, retryable=False, payload=payload)
     retry_after = retry_after_seconds(answer.headers.get("Retry-After")) if answer.status in (429, 503) else None
     raise DeliveryFailed(message, http_status=answer.status, retry_after=retry_after, payload=payload)
+
+
+async def post_json(
+    http: aiohttp.ClientSession,
+    url: str,
+    *,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    within: float = 10.0,
+    payload: Mapping[str, Any] | None = None,
+) -> Answer:
+    """POST bytes as JSON; a 2xx returns, anything else raises (see `request` and `raise_for_status`)."""
+    answer = await request(
+        http,
+        "POST",
+        url,
+        body=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+        within=within,
+        payload=payload,
+    )
+    raise_for_status(answer, url=url, payload=payload)
+    return answer
 
 
 async def head_probe(http: aiohttp.ClientSession, url: str, *, within: float = 10.0) -> str:

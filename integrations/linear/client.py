@@ -8,7 +8,6 @@ is worth another attempt, a validation, authentication or permission error never
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -16,8 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from integrations.base import FINAL_STATUSES, DeliveryFailed, retry_after_seconds
-from integrations.http.guard import Refused, describe_url
+from integrations.base import FINAL_STATUSES, DeliveryFailed, request, retry_after_seconds
+from integrations.http.guard import describe_url
 
 MAX_ANSWER = 256 * 1024  # bytes of an answer read: issues and states are small
 # `extensions.type` as Linear's SDK names them, and the `code`s other GraphQL servers use, lower-cased with
@@ -116,26 +115,17 @@ async def graphql(
     the host and path only, never the key."""
     where = describe_url(url)
     body = json.dumps({"query": query, "variables": dict(variables or {})}, separators=(",", ":")).encode()
-    try:
-        async with http.post(
-            url,
-            data=body,
-            headers={"Content-Type": "application/json", "Authorization": api_key, "User-Agent": "Vigil"},
-            timeout=aiohttp.ClientTimeout(total=within),
-            allow_redirects=False,
-        ) as resp:
-            raw = await resp.content.read(MAX_ANSWER)
-            status, retry_after = resp.status, resp.headers.get("Retry-After")
-    except Refused as exc:
-        raise DeliveryFailed(str(exc), retryable=False, payload=payload) from None
-    except TimeoutError:
-        raise DeliveryFailed(f"no answer from {where} within {within:g} s", payload=payload) from None
-    except aiohttp.ClientSSLError as exc:
-        raise DeliveryFailed(
-            f"TLS failed with {where} ({type(exc).__name__}); see VIGIL_CA_BUNDLE", payload=payload
-        ) from None
-    except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
-        raise DeliveryFailed(f"could not reach {where} ({type(exc).__name__})", payload=payload) from None
+    reply = await request(
+        http,
+        "POST",
+        url,
+        body=body,
+        headers={"Content-Type": "application/json", "Authorization": api_key, "User-Agent": "Vigil"},
+        within=within,
+        payload=payload,
+        limit=MAX_ANSWER,
+    )
+    raw, status, retry_after = reply.body, reply.status, reply.headers.get("Retry-After")
     try:
         answer = json.loads(raw) if raw else None
     except ValueError:

@@ -5,7 +5,6 @@ the request-status endpoint means "not processed yet"); `raise_for` then classif
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,8 +12,8 @@ from typing import Any
 
 import aiohttp
 
-from integrations.base import FINAL_STATUSES, DeliveryFailed, retry_after_seconds
-from integrations.http.guard import Refused, describe_url
+from integrations.base import FINAL_STATUSES, DeliveryFailed, request, retry_after_seconds
+from integrations.http.guard import describe_url
 
 MAX_ANSWER = 64 * 1024
 
@@ -53,27 +52,8 @@ async def call(
     if body is not None:
         headers["Content-Type"] = "application/json"
         data = json.dumps(dict(body), separators=(",", ":"), sort_keys=True).encode()
-    try:
-        async with http.request(
-            method,
-            url,
-            data=data,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=within),
-            allow_redirects=False,
-        ) as resp:
-            raw = await resp.content.read(MAX_ANSWER)
-            status, retry_after = resp.status, resp.headers.get("Retry-After")
-    except Refused as exc:
-        raise DeliveryFailed(str(exc), retryable=False, payload=payload) from None
-    except TimeoutError:
-        raise DeliveryFailed(f"no answer from {where} within {within:g} s", payload=payload) from None
-    except aiohttp.ClientSSLError as exc:
-        raise DeliveryFailed(
-            f"TLS failed with {where} ({type(exc).__name__}); see VIGIL_CA_BUNDLE", payload=payload
-        ) from None
-    except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
-        raise DeliveryFailed(f"could not reach {where} ({type(exc).__name__})", payload=payload) from None
+    answer = await request(http, method, url, body=data, headers=headers, within=within, payload=payload, limit=MAX_ANSWER)
+    raw, status, retry_after = answer.body, answer.status, answer.headers.get("Retry-After")
     try:
         decoded = json.loads(raw) if raw else None
     except ValueError:
