@@ -8,6 +8,7 @@ team's first workflow state of the matching type; an issue already in such a sta
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ ISSUE_UPDATE = (
     "mutation VigilIssueUpdate($id: String!, $input: IssueUpdateInput!) "
     "{ issueUpdate(id: $id, input: $input) { success issue { id identifier url } } }"
 )
+USER_BY_EMAIL = "query VigilUser($email: String!) { users(filter: { email: { eqIgnoreCase: $email } }) { nodes { id } } }"
 TEAM_STATES = "query VigilTeamStates($team: String!) { team(id: $team) { states { nodes { id name type position } } } }"
 
 
@@ -143,6 +145,9 @@ class LinearProvider:
         # (endpoint, team id) → state type → the team's first state of that type. Workflow states change rarely;
         # an update refused for a stale id drops the team's entry so the next attempt looks them up again.
         self._states: dict[tuple[str, str], dict[str, str]] = {}
+        # (integration id, email) → the Linear user with that email, or None for "Linear has none": asked once.
+        self._users: dict[tuple[str, str], str | None] = {}
+        self._user_locks: dict[tuple[str, str], asyncio.Lock] = {}  # a round's deliveries run at once: ask once
 
     def handles(self, event: str) -> bool:
         return True
@@ -168,23 +173,51 @@ class LinearProvider:
         key = external_key(job, incident)
         derived = issue_uuid(external_key=key, integration_id=job.integration.id)
         if job.event == events.OPENED:
-            return await call.create(self._create_body(job, incident, key, derived))
+            body, note = await self._create_body(call, job, incident, key, derived)
+            return await call.create(body, note=note)
         issue_id = job.link.external_id if job.link is not None and job.link.external_id else derived
         return await self._update(call, job, incident, issue_id)
 
-    def _create_body(self, job: Job, incident: IncidentSnapshot, key: str, issue_id: str) -> dict[str, Any]:
-        """The create exactly as first sent (a re-send repeats the frozen body), else built from the incident."""
+    async def _create_body(
+        self, call: _Calls, job: Job, incident: IncidentSnapshot, key: str, issue_id: str
+    ) -> tuple[dict[str, Any], str]:
+        """The create exactly as first sent (a re-send repeats the frozen body, assignee and all, without asking
+        Linear again), else built from the incident and assigned to whoever declared it; and a note for the log."""
         frozen = job.payload
         if frozen is not None and frozen.get("query") == ISSUE_CREATE and isinstance(frozen.get("variables"), Mapping):
-            return dict(frozen)
-        fields = {
+            return dict(frozen), ""
+        fields: dict[str, Any] = {
             "id": issue_id,
             "teamId": str(job.integration.config["team_id"]),
             "title": summary(incident),
             "description": description(incident, key=key),
             "priority": PRIORITY[incident.severity],
         }
-        return _body(ISSUE_CREATE, {"input": fields})
+        note = ""
+        try:
+            assignee = await self._assignee(call, job)
+        except DeliveryFailed as exc:
+            assignee, note = None, f"created unassigned: looking up the declarer in Linear failed ({exc})"
+        if assignee:
+            fields["assigneeId"] = assignee
+        return _body(ISSUE_CREATE, {"input": fields}), note
+
+    async def _assignee(self, call: _Calls, job: Job) -> str | None:
+        """The Linear user who declared the incident: their linked account (`/incident link`) if any, else the
+        Linear user with their email (one lookup per integration and email, "none" remembered too), else None."""
+        actor = job.actor
+        if actor is None:
+            return None
+        linked = actor.identities.get("linear")
+        if linked:
+            return linked
+        if not actor.email:
+            return None
+        cache_key = (job.integration.id, actor.email)
+        async with self._user_locks.setdefault(cache_key, asyncio.Lock()):
+            if cache_key not in self._users:  # a failed lookup is not remembered: the next incident asks again
+                self._users[cache_key] = await call.user_by_email(actor.email)
+        return self._users[cache_key]
 
     async def _update(self, call: _Calls, job: Job, incident: IncidentSnapshot, issue_id: str) -> Sent:
         fields: dict[str, Any] = {}
@@ -256,7 +289,14 @@ class _Calls:
         note = f"authenticated as {viewer.get('name') or viewer.get('id')}; team {team.get('key') or team.get('name')}"
         return Sent(payload=body, http_status=200, note=note)
 
-    async def create(self, body: dict[str, Any]) -> Sent:
+    async def user_by_email(self, email: str) -> str | None:
+        """The id of the Linear user with this email, or None when Linear has none."""
+        data = await self.run(_body(USER_BY_EMAIL, {"email": email}))
+        nodes = (data.get("users") or {}).get("nodes") or []
+        first = nodes[0] if nodes and isinstance(nodes[0], Mapping) else {}
+        return str(first["id"]) if first.get("id") else None
+
+    async def create(self, body: dict[str, Any], *, note: str = "") -> Sent:
         try:
             data = await self.run(body, payload=body)
         except GraphQLFailed as exc:
@@ -267,12 +307,12 @@ class _Calls:
             existing = await self.read(body["variables"]["input"]["id"], quiet=True)
             if existing is None:
                 raise
-            return existing.sent(payload=body, note="already created")
+            return existing.sent(payload=body, note="; ".join(filter(None, ["already created", note])))
         created = data.get("issueCreate") or {}
         issue = _issue(created.get("issue"))
         if not created.get("success") or issue is None:
             raise DeliveryFailed("Linear did not create the issue (success: false)", http_status=200, payload=body)
-        return issue.sent(payload=body)
+        return issue.sent(payload=body, note=note)
 
     async def read(self, issue_id: str, *, quiet: bool = False) -> Issue | None:
         """The issue, or None when Linear has none with this id. `quiet`: any other failure is None as well."""

@@ -2,10 +2,10 @@
 
 It answers like Linear where Vigil depends on it: the personal API key in `Authorization` as it is (a `Bearer`
 prefix is refused), failures as `errors[]` with `extensions.type` (often with HTTP 200), a client-chosen issue id
-that must be a UUID v4, and a second create with a taken id refused ("already exists") or, with
-`duplicate="same"`, answered with the existing issue. Operations are recognised by the fields they ask for, not by
-their names. `fail_next` scripts an error for the next call; the server's own queue (`server.respond(429)`) still
-answers before the fake.
+that must be a UUID v4, users found by email (`users`, email → id), and a second create with a taken id refused
+("already exists") or, with `duplicate="same"`, answered with the existing issue. Operations are recognised by the
+fields they ask for, not by their names. `fail_next` scripts an error for the next call; the server's own queue
+(`server.respond(429)`) still answers before the fake.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ class FakeLinear:
         self.api_key = api_key
         self.duplicate = duplicate
         self.issues: dict[str, dict[str, Any]] = {}
-        self.ops: list[str] = []  # issueCreate, issueUpdate, issue, states, viewer: in the order asked
+        self.ops: list[str] = []  # issueCreate, issueUpdate, issue, states, users, viewer: in the order asked
+        self.users: dict[str, str] = {}  # email → Linear user id, for `users(filter: { email: { eqIgnoreCase } })`
         self._failures: deque[tuple[int, dict[str, Any]]] = deque()
         server.handler = self.handle
 
@@ -91,6 +92,8 @@ class FakeLinear:
             return self._create(variables["input"])
         if "issueUpdate(" in query:
             return self._update(variables["id"], variables["input"])
+        if "users(" in query:
+            return self._users(variables["email"])
         if "viewer" in query:
             return self._viewer(variables.get("team"))
         if "states" in query:
@@ -161,6 +164,11 @@ class FakeLinear:
             return web.json_response({"data": None, "errors": [error("Entity not found: Team", "invalid input")]})
         nodes = [{"id": sid, "name": name, "type": kind, "position": pos} for sid, name, kind, pos in STATES]
         return web.json_response({"data": {"team": {"states": {"nodes": nodes}}}})
+
+    def _users(self, email: str) -> web.Response:
+        self.ops.append("users")
+        nodes = [{"id": self.users[email]}] if email in self.users else []
+        return web.json_response({"data": {"users": {"nodes": nodes}}})
 
     def _viewer(self, team_id: str | None) -> web.Response:
         self.ops.append("viewer")

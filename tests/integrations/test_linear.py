@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.incidents import events
-from db.models import IntegrationLink
+from db.models import Identity, IntegrationLink, User
 from integrations.linear.client import issue_uuid
 from integrations.linear.provider import DEFAULT_API_URL
 from integrations.service import IntegrationInput, Problems
@@ -31,6 +31,14 @@ async def add_linear(platform: Platform, fake: FakeLinear, *, api_key: str | Non
         secrets={"api_key": api_key or fake.api_key},
     )
     return await platform.service.add(team_id=TEAM, user_id=None, kind="linear", change=change)
+
+
+async def declarer(platform: Platform, *, email: str | None = None, linked: str | None = None) -> None:
+    """Give U0ALICE, who opens every test incident, an email and (optionally) a manually linked Linear account."""
+    async with platform.container.sessions() as session, session.begin():
+        session.add(User(team_id=TEAM, id="U0ALICE", name="alice", email=email))
+        if linked is not None:
+            session.add(Identity(team_id=TEAM, user_id="U0ALICE", kind="linear", external_id=linked, source="manual"))
 
 
 async def links(platform: Platform) -> list[IntegrationLink]:
@@ -91,6 +99,55 @@ async def test_an_incident_lifecycle_is_mirrored_into_one_issue(platform: Platfo
     assert {status for _, status, _ in await outcomes(platform)} == {"success"}
     [link] = await links(platform)
     assert link.external_id == issue["id"]
+
+
+async def test_a_linked_linear_account_is_the_assignee_without_a_lookup(platform: Platform, linear: FakeLinear) -> None:
+    await add_linear(platform, linear)
+    await declarer(platform, email="alice@acme.test", linked="linear-linked")
+    linear.users["alice@acme.test"] = "linear-by-email"
+    await platform.open_incident(11)
+    assert await platform.drain() == 1
+    [issue] = linear.issues.values()
+    assert issue["assigneeId"] == "linear-linked" and "users" not in linear.ops
+
+
+async def test_the_declarer_is_found_by_email_once(platform: Platform, linear: FakeLinear) -> None:
+    await add_linear(platform, linear)
+    await declarer(platform, email="alice@acme.test")
+    linear.users["alice@acme.test"] = "linear-alice"
+    await platform.open_incident(12)
+    await platform.open_incident(13)
+    assert await platform.drain() == 2
+    assert [i["assigneeId"] for i in linear.issues.values()] == ["linear-alice", "linear-alice"]
+    assert linear.ops.count("users") == 1, "looked up once per integration and email"
+    lookup = next(r.json() for r in linear.server.requests if "users(" in r.json()["query"])
+    assert lookup["variables"] == {"email": "alice@acme.test"}
+
+
+async def test_an_email_linear_does_not_know_leaves_the_issue_unassigned(platform: Platform, linear: FakeLinear) -> None:
+    await add_linear(platform, linear)
+    await declarer(platform, email="nobody@acme.test")
+    await platform.open_incident(14)
+    await platform.open_incident(15)
+    assert await platform.drain() == 2
+    assert len(linear.issues) == 2 and all("assigneeId" not in i for i in linear.issues.values())
+    assert linear.ops.count("users") == 1, "no such user is remembered too"
+    assert {status for _, status, _ in await outcomes(platform)} == {"success"}
+
+
+async def test_a_failing_lookup_creates_the_issue_unassigned(platform: Platform, linear: FakeLinear) -> None:
+    await add_linear(platform, linear)
+    await declarer(platform, email="alice@acme.test")
+    linear.users["alice@acme.test"] = "linear-alice"
+    linear.server.respond(500, body=b"upstream broke")  # answers the users lookup
+    await platform.open_incident(16)
+    assert await platform.drain() == 1
+    [issue] = linear.issues.values()
+    assert "assigneeId" not in issue and linear.writes() == ["issueCreate"]
+    [delivery] = await platform.deliveries()
+    assert (delivery.status, delivery.attempts) == ("success", 1)
+    assert "created unassigned" in delivery.history[-1]["note"] and "500" in delivery.history[-1]["note"]
+    assert linear.api_key not in delivery.history[-1]["note"]
 
 
 async def test_429_and_500_are_retried_and_leave_one_issue(platform: Platform, linear: FakeLinear) -> None:
