@@ -317,7 +317,9 @@ async def _create_channel(runner: StepRunner, ctx: Context) -> Done:
     private = bool(ctx.step.args.get("private", incident.private))
     suffix: int | None = None
     while True:
-        name = channel_name(incident.number, incident.title, suffix=suffix)
+        # The name planned with the change (a resumed step asks for the same channel even if the title changed since).
+        planned = str(ctx.step.args.get("name") or "")
+        name = planned if suffix is None and planned else channel_name(incident.number, incident.title, suffix=suffix)
         try:
             channel_id = await runner.chat.create_channel(name=name, private=private)
         except NameTaken:
