@@ -8,11 +8,13 @@ recorded and it propagates out of the service call, as a killed process records 
   crash is raised on its return, before the runner writes the outcome. Slack did it and Vigil forgot — the case where
   a second channel or a second message would come from.
 
-Sibling steps in flight at that moment are cancelled by the runner's task group, wherever they were (their Slack call
-made or not), as a killed process's would be. The "restart" is a second Vigil on the same database, emulator and
-injected clock (a new container, engine, Slack client and step runner); its clock is moved past the crashed run's
-lease (`LEASE`) and `resume_once()` is called until nothing is ready, as `vigil run`'s step worker does every second.
-Both Vigils' background step workers are stopped so that the test decides when steps run.
+The first crash kills the whole "process": sibling steps in flight are cancelled by the runner's task group wherever
+they were (their Slack call made or not), and any other change still running stops at its next step or Slack answer.
+`World.kill` then stops the dead Vigil's tasks and socket and waits until none of its transactions is left open. The
+"restart" is a second Vigil on the same database, emulator and injected clock (a new container, engine, Slack client
+and step runner); its clock is moved past the crashed run's lease (`LEASE`) and `resume_once()` is called until
+nothing is ready, as `vigil run`'s step worker does every second. Both Vigils' background step workers are stopped so
+that the test decides when steps run.
 
 Then the workspace is checked as the issue states the bar: every incident has exactly one channel that Vigil knows
 and no other channel Vigil made under its number (no orphan), the reporter in it, the topic, the opening message
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,7 +37,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.blocks.incident import headline, opening_blocks, topic
@@ -52,8 +56,8 @@ from tests.app.conftest import ALICE, BOB, GENERAL, INCIDENTS_CHANNEL, StartVigi
 
 DEPLOYS = "C0DEPLOYS"
 
-# The ChatPort calls that change something in Slack; lookups (find_marked, find_channel, bot_user_id, members) are
-# reads a resumed step makes first and are passed through untouched.
+# The ChatPort calls that change something in Slack (what a crash "after the Slack call" follows); lookups
+# (find_marked, find_channel, bot_user_id, members) are reads a resumed step makes first.
 MUTATING = frozenset(
     {
         "create_channel",
@@ -139,7 +143,7 @@ class Injector:
     def install(self, runner: StepRunner) -> Injector:
         self._runner, self._chat = runner, runner.chat
         runner.before_step = self.before_step
-        runner.chat = _CrashingChat(runner.chat, self)  # type: ignore[assignment]
+        runner.chat = _CrashingChat(runner.chat, self)
         return self
 
     def uninstall(self) -> None:
@@ -238,17 +242,34 @@ class World:
         runs any more, its Socket Mode connection is gone and so is any transaction it had open.
 
         In-process, the task group a StepCrash breaks cancels the sibling steps wherever they are, and a task
-        cancelled inside a session loses its connection with the transaction still open (the rollback on check-in is
-        cancelled too): on SQLite its write lock stays held until the garbage collector finalizes the connection
-        (closing it, which rolls back), on PostgreSQL its row locks. A killed process's connections close at once:
-        collect them now."""
+        cancelled inside a session can lose its connection with the transaction still open (the rollback on check-in
+        is cancelled too): SQLite's write lock, or PostgreSQL's row locks, stay held until the garbage collector
+        finalizes that connection. A killed process's connections close at once, so this waits until they have."""
         runtime = self.vigil.runtime
         await _cancel(runtime.worker_task)
         runtime.worker_task = None
         if runtime.handler is not None:
             await runtime.handler.close_async()
-        gc.collect()
-        await asyncio.sleep(0)  # the finalizers' closes are tasks
+        await poll(self._nothing_held, timeout=15, what="the dead Vigil's transactions to be gone", interval=0.05)
+
+    async def _nothing_held(self) -> bool:
+        gc.collect()  # finalizes (closes) a connection lost by a cancelled check-in
+        await asyncio.sleep(0.01)  # its close runs on the loop and the driver's thread
+        url = make_url(self.db_url)
+        if url.get_backend_name() == "sqlite":
+            try:
+                with contextlib.closing(sqlite3.connect(url.database or "", timeout=0, isolation_level=None)) as db:
+                    db.execute("BEGIN IMMEDIATE")
+                    db.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                return False
+            return True
+        query = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+        )
+        async with self.vigil.container.engine.connect() as conn:
+            return not (await conn.execute(text(query))).scalar()
 
     async def restart(self) -> Vigil:
         """`kill -9`, then `vigil run` again: a new Vigil on the same database, emulator and clock (no step run yet)."""
@@ -687,8 +708,8 @@ async def test_a_title_change_between_crash_and_resume_leaves_no_orphan(world: W
     made, not make #inc-1-payments-down beside it."""
     Injector(crashes=[Crash(kinds.CREATE_CHANNEL, after=True)]).install(runner_of(world.vigil))
     await crashed(declare(world.vigil))
-    [incident] = await world.incidents()
     service = (await world.restart()).container.incidents
+    [incident] = await world.incidents()
     await service.set_title(incident, actor_id=BOB, title="Payments down", source="slack")
     await world.resume()
     await world.check(changes={1: 1})

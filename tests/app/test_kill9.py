@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -45,7 +45,7 @@ pytestmark = pytest.mark.slow
 LATENCY = 0.1
 DECLARATIONS = 10
 RESTART_BUDGET = 30.0  # the issue's bar: every incident complete within 30 s of the restart
-KillPoint = Callable[[list["asyncio.Future[AckResult]"], int], Awaitable[None]]
+KillPoint = Callable[[Sequence["asyncio.Future[AckResult]"], int], Awaitable[None]]
 KILL_AFTER_CALLS = {"early": 12, "mid": 35, "late": 60}  # of about 85 Web API calls for the ten declarations
 
 
@@ -214,7 +214,7 @@ async def test_kill_9_during_ten_declarations_then_restart(
 ) -> None:
     calls = KILL_AFTER_CALLS[kill_point]
 
-    async def answered(_: list[asyncio.Future[AckResult]], first: int) -> None:
+    async def answered(_: Sequence[asyncio.Future[AckResult]], first: int) -> None:
         await emulator.wait_until(lambda: len(emulator.calls) - first >= calls, timeout=15, what=f"{calls} calls")
 
     crash = await declare_kill_restart(emulator, database, tmp_path, logs, kill_point=answered)
@@ -240,7 +240,7 @@ async def test_kill_9_right_after_the_acks_loses_no_declaration(
 ) -> None:
     """Killed as soon as Slack has the ten acks (each declarer saw the modal close): ten incidents after the restart."""
 
-    async def acked(acks: list[asyncio.Future[AckResult]], _: int) -> None:
+    async def acked(acks: Sequence[asyncio.Future[AckResult]], _: int) -> None:
         await asyncio.gather(*acks)
 
     crash = await declare_kill_restart(emulator, database, tmp_path, logs, kill_point=acked)
