@@ -9,20 +9,23 @@ while one of the same kind is still waiting, since the one that runs reads the i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from db.models import SurfaceStep
 
 
-def _ready(now: datetime) -> Any:
+def _ready(now: datetime, skip: Collection[int] = ()) -> Any:
+    """Ready to run: pending, due, not claimed (or the claim's lease is over), its parent done; and not in `skip`, the
+    steps this process is running (their lease is renewed while they run, but a clock may jump)."""
     parent = aliased(SurfaceStep)
     return and_(
+        SurfaceStep.id.not_in(list(skip)) if skip else true(),
         SurfaceStep.status == "pending",
         SurfaceStep.next_attempt_at <= now,
         or_(SurfaceStep.claimed_until.is_(None), SurfaceStep.claimed_until < now),
@@ -35,7 +38,11 @@ def _ready(now: datetime) -> Any:
 
 async def waiting_of_kind(session: AsyncSession, *, incident_id: int, kind: str, now: datetime) -> SurfaceStep | None:
     """A step of `kind` for the incident that has not started (pending, not claimed): a new one of the same kind
-    would do the same work."""
+    would do the same work.
+
+    On PostgreSQL the row is locked until the caller's change commits, so no worker claims it (`SKIP LOCKED`) and
+    runs it before the change it is meant to show; if a worker claimed it first, the lock waits for that claim and
+    the row no longer counts as waiting (the caller then writes its own step)."""
     stmt = (
         select(SurfaceStep)
         .where(
@@ -47,6 +54,8 @@ async def waiting_of_kind(session: AsyncSession, *, incident_id: int, kind: str,
         .order_by(SurfaceStep.id.desc())
         .limit(1)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
     return (await session.scalars(stmt)).first()
 
 
@@ -62,10 +71,17 @@ async def unfinished_of_kind(session: AsyncSession, *, incident_id: int, kind: s
 
 
 async def claim_ready(
-    session: AsyncSession, *, incident_id: int, now: datetime, until: datetime, token: str, limit: int = 50
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    now: datetime,
+    until: datetime,
+    token: str,
+    skip: Collection[int] = (),
+    limit: int = 50,
 ) -> list[SurfaceStep]:
     """Claim the incident's ready steps for this runner, oldest first."""
-    pick = select(SurfaceStep.id).where(SurfaceStep.incident_id == incident_id, _ready(now)).order_by(SurfaceStep.id)
+    pick = select(SurfaceStep.id).where(SurfaceStep.incident_id == incident_id, _ready(now, skip)).order_by(SurfaceStep.id)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True, of=SurfaceStep)
     ids = (
@@ -85,9 +101,22 @@ async def claim_ready(
     return list(rows.all())
 
 
-async def incidents_with_ready_steps(session: AsyncSession, *, now: datetime, limit: int = 50) -> list[int]:
-    stmt = select(SurfaceStep.incident_id).where(_ready(now)).group_by(SurfaceStep.incident_id).limit(limit)
+async def incidents_with_ready_steps(
+    session: AsyncSession, *, now: datetime, skip: Collection[int] = (), limit: int = 50
+) -> list[int]:
+    stmt = select(SurfaceStep.incident_id).where(_ready(now, skip)).group_by(SurfaceStep.incident_id).limit(limit)
     return list((await session.scalars(stmt)).all())
+
+
+async def renew(session: AsyncSession, *, step_ids: Sequence[int], token: str, until: datetime) -> int:
+    """Extend the lease of the steps a live runner still holds; how many it still holds."""
+    outcome = await session.execute(
+        update(SurfaceStep)
+        .where(SurfaceStep.id.in_(step_ids), SurfaceStep.claim_token == token, SurfaceStep.status == "pending")
+        .values(claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(outcome, "rowcount", 0) or 0)
 
 
 async def finish(session: AsyncSession, *, step_id: int, token: str, now: datetime, result: dict[str, Any]) -> bool:

@@ -39,6 +39,7 @@ from db.steps import (
     incidents_with_ready_steps,
     postpone,
     release,
+    renew,
     unfinished_of_kind,
     waiting_of_kind,
 )
@@ -50,7 +51,12 @@ MAX_SUFFIX = 99
 # A channel Vigil made under this incident's name is adopted only if made since the incident was declared (with
 # some slack for clocks): an older one belongs to an incident of an earlier database, whose numbers restarted.
 ADOPT_WINDOW = 300.0
+RENEW_EVERY = LEASE / 4  # how often a live run extends the lease of the steps it still holds
 SWEEP_CONCURRENCY = 8
+
+
+InviteContextOf = Callable[[AsyncSession, Incident, Component | None], Awaitable[Any]]
+CardOf = Callable[[Incident, str | None, Sequence[str]], IncidentCard]
 
 
 class StepCrash(BaseException):
@@ -67,16 +73,25 @@ class Done:
 
 
 @dataclass
+class State:
+    """The incident as one run sees it: read once, then kept up to date by the run's own steps."""
+
+    incident: Incident
+    component: str | None
+    missing: list[str]
+    card_of: CardOf
+
+    def card(self) -> IncidentCard:
+        return self.card_of(self.incident, self.component, self.missing)
+
+
+@dataclass
 class Context:
     step: SurfaceStep
     incident: Incident
     card: IncidentCard
     fresh: bool  # written by this runner a moment ago: it cannot have reached Slack before
     invitees: asyncio.Task[list[str]] | None = None
-
-
-InviteContextOf = Callable[[AsyncSession, Incident, Component | None], Awaitable[Any]]
-CardOf = Callable[[Incident, str | None, Sequence[str]], IncidentCard]
 
 
 class StepRunner:
@@ -104,6 +119,7 @@ class StepRunner:
         self.on_failed: Callable[[Incident, list[str]], Awaitable[None]] | None = None
         self._stopping = False
         self._stopped = asyncio.Event()
+        self._running: set[int] = set()  # steps this process is running now: its own worker never claims them
 
     # ---------------------------------------------------------------- writing plans, inside the change's transaction
 
@@ -153,12 +169,32 @@ class StepRunner:
     # ---------------------------------------------------------------- running
 
     async def run(self, steps: Sequence[SurfaceStep], *, token: str, fresh: bool = True) -> list[str]:
-        """Run claimed steps, each as soon as the step it waits for is done, all others at once; the labels of the
-        steps that failed for good. Steps that failed but will be tried again are left to the worker."""
+        """Run claimed steps of one incident, each as soon as the step it waits for is done, all others at once; the
+        labels of the steps that failed for good. Steps that failed but will be tried again are left to the worker.
+
+        The incident is read once; what a step learns (the channel, a message's ts) is kept in memory for the steps
+        after it and written in the background, in the order the steps depend on each other, so a step waits for
+        Slack and never for the database. While the run lasts its claims are renewed: a slow Slack call (a 429 slept
+        through) never lets the worker or another replica run the same step beside it.
+        """
         if not steps:
             return []
+        incident_id = steps[0].incident_id
+        assert all(s.incident_id == incident_id for s in steps), "one run is one incident's steps"
+        try:
+            state = await self._load(incident_id)
+        except Exception:
+            log.exception(
+                "steps of incident %s not started: its row could not be read; resumed after their lease", incident_id
+            )
+            return []
+        ids = [s.id for s in steps]
+        self._running.update(ids)
+        stop_renewing = asyncio.Event()
+        renewing = asyncio.create_task(self._renew(ids, token=token, stop=stop_renewing))
         loop = asyncio.get_running_loop()
         outcome: dict[int, asyncio.Future[bool]] = {s.id: loop.create_future() for s in steps}
+        records: dict[int, asyncio.Task[None]] = {}
         failed: list[str] = []
         invitees = {s.id: asyncio.create_task(self._invitees(s.incident_id)) for s in steps if s.kind == kinds.INVITE}
 
@@ -167,10 +203,11 @@ class StepRunner:
             try:
                 parent = outcome.get(step.after_id) if step.after_id is not None else None
                 if parent is not None and not await parent:
-                    async with self.sessions() as session, session.begin():
-                        await release(session, step_ids=[step.id], token=token)
+                    await self._write(release, step, step_ids=[step.id], token=token)
                     return
-                ok = await self._attempt(step, token=token, fresh=fresh, invitees=invitees.get(step.id), failed=failed)
+                ok = await self._attempt(
+                    step, state, token=token, fresh=fresh, invitees=invitees.get(step.id), failed=failed, records=records
+                )
             finally:
                 if not outcome[step.id].done():
                     outcome[step.id].set_result(ok)
@@ -180,13 +217,17 @@ class StepRunner:
                 for step in steps:
                     group.create_task(one(step))
         except BaseExceptionGroup as crashed:
-            for task in invitees.values():
-                task.cancel()
             crash = next((e for e in crashed.exceptions if isinstance(e, StepCrash)), None)
             raise crash or crashed from None
-        for task in invitees.values():
-            if not task.done():
-                task.cancel()
+        finally:
+            # Records are never cancelled half-way (a cancelled SQLite transaction can keep the file locked).
+            await asyncio.gather(*records.values(), return_exceptions=True)
+            stop_renewing.set()
+            await asyncio.gather(renewing, return_exceptions=True)
+            self._running.difference_update(ids)
+            for task in invitees.values():
+                if not task.done():
+                    task.cancel()
         return failed
 
     async def sweep(self, incident_id: int) -> list[str]:
@@ -197,7 +238,9 @@ class StepRunner:
             token = uuid.uuid4().hex
             now = self.clock.now()
             async with self.sessions() as session, session.begin():
-                steps = await claim_ready(session, incident_id=incident_id, now=now, until=now + LEASE, token=token)
+                steps = await claim_ready(
+                    session, incident_id=incident_id, now=now, until=now + LEASE, token=token, skip=self._running
+                )
             if not steps:
                 return failed
             failed += await self.run(steps, token=token, fresh=False)
@@ -206,54 +249,91 @@ class StepRunner:
     async def _attempt(
         self,
         step: SurfaceStep,
+        state: State,
         *,
         token: str,
         fresh: bool,
         invitees: asyncio.Task[list[str]] | None,
         failed: list[str],
+        records: dict[int, asyncio.Task[None]],
     ) -> bool:
-        incident, card = await self._load(step.incident_id)
         if self.before_step is not None:
             self.before_step(step)
+        incident = state.incident
+        context = Context(step=step, incident=incident, card=state.card(), fresh=fresh, invitees=invitees)
         try:
-            done = await EXECUTORS[step.kind](
-                self, Context(step=step, incident=incident, card=card, fresh=fresh, invitees=invitees)
-            )
+            done = await EXECUTORS[step.kind](self, context)
         except ChatError as exc:
             return await self._failed(step, incident, token=token, code=exc.code, failed=failed)
         except Exception:
             log.exception("INC-%s: step %s failed unexpectedly", incident.number, step.kind)
             return await self._failed(step, incident, token=token, code="internal_error", failed=failed)
-        now = self.clock.now()
-        async with self.sessions() as session, session.begin():
-            if not await finish(session, step_id=step.id, token=token, now=now, result=done.data):
-                return True  # another runner took it over after our lease ended; its outcome stands
-            if done.incident or done.timeline:
-                row = await session.get(Incident, step.incident_id)
-                assert row is not None
-                for key, value in done.incident.items():
-                    setattr(row, key, value)
-                if done.timeline:
-                    await add_timeline(session, row, source="slack", at=now, **done.timeline)
+        for key, value in done.incident.items():
+            setattr(incident, key, value)
+        parent = records.get(step.after_id) if step.after_id is not None else None
+        records[step.id] = asyncio.create_task(self._record(step, done, token=token, after=parent))
         return True
+
+    async def _record(self, step: SurfaceStep, done: Done, *, token: str, after: asyncio.Task[None] | None) -> None:
+        """Write a step's outcome once its parent's is written. If it cannot be written the step stays claimed, and
+        runs again (finding what it did) when the lease ends."""
+        if after is not None:
+            await asyncio.gather(after, return_exceptions=True)
+        now = self.clock.now()
+        try:
+            async with self.sessions() as session, session.begin():
+                if not await finish(session, step_id=step.id, token=token, now=now, result=done.data):
+                    return  # another runner took it over; its outcome stands
+                if done.incident or done.timeline:
+                    row = await session.get(Incident, step.incident_id)
+                    assert row is not None
+                    for key, value in done.incident.items():
+                        setattr(row, key, value)
+                    if done.timeline:
+                        await add_timeline(session, row, source="slack", at=now, **done.timeline)
+        except Exception:
+            log.exception(
+                "step %s of incident %s done but not recorded; it runs again after its lease", step.kind, step.incident_id
+            )
 
     async def _failed(self, step: SurfaceStep, incident: Incident, *, token: str, code: str, failed: list[str]) -> bool:
         attempts = step.attempts + 1
         at = next_attempt(attempts=attempts, code=code, now=self.clock.now())
-        async with self.sessions() as session, session.begin():
-            await postpone(session, step_id=step.id, token=token, attempts=attempts, at=at, error=code)
+        await self._write(postpone, step, step_id=step.id, token=token, attempts=attempts, at=at, error=code)
         log.warning("INC-%s: step %s failed (%s); %s", incident.number, step.kind, code, "retrying" if at else "giving up")
         if at is None:
             failed.append(f"{LABELS.get(step.kind, step.kind)} ({code})")
         return False
 
-    async def _load(self, incident_id: int) -> tuple[Incident, IncidentCard]:
+    async def _write(self, change: Callable[..., Awaitable[Any]], step: SurfaceStep, **kwargs: Any) -> None:
+        """Give back or postpone a claim; if the database does not answer, the lease ends it instead."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await change(session, **kwargs)
+        except Exception:
+            log.exception("step %s of incident %s: claim not updated; its lease ends it", step.kind, step.incident_id)
+
+    async def _renew(self, step_ids: list[int], *, token: str, stop: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RENEW_EVERY.total_seconds())
+            if stop.is_set():
+                return
+            try:
+                async with self.sessions() as session, session.begin():
+                    await renew(session, step_ids=step_ids, token=token, until=self.clock.now() + LEASE)
+            except Exception:
+                log.warning("could not renew the claim of running steps %s; retrying", step_ids, exc_info=True)
+
+    async def _load(self, incident_id: int) -> State:
         async with self.sessions() as session:
             incident = await session.get(Incident, incident_id, populate_existing=True)
             assert incident is not None
             component = await session.get(Component, incident.component_id) if incident.component_id else None
             missing = [LABELS.get(s.kind, s.kind) for s in await failed_steps(session, incident_id=incident_id)]
-        return incident, self.card_of(incident, component.name if component else None, missing)
+        return State(
+            incident=incident, component=component.name if component else None, missing=missing, card_of=self.card_of
+        )
 
     async def _invitees(self, incident_id: int) -> list[str]:
         """Resolved while the channel is being created, so inviting costs no extra round trip."""
@@ -291,7 +371,7 @@ class StepRunner:
     async def resume_once(self) -> int:
         """One round of the worker: sweep every incident with ready steps (a few at a time). How many were swept."""
         async with self.sessions() as session:
-            incident_ids = await incidents_with_ready_steps(session, now=self.clock.now())
+            incident_ids = await incidents_with_ready_steps(session, now=self.clock.now(), skip=self._running)
         if not incident_ids:
             return 0
         gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
@@ -300,8 +380,7 @@ class StepRunner:
             async with gate:
                 failed = await self.sweep(incident_id)
             if failed and self.on_failed is not None:
-                incident, _ = await self._load(incident_id)
-                await self.on_failed(incident, failed)
+                await self.on_failed((await self._load(incident_id)).incident, failed)
 
         await asyncio.gather(*(swept(i) for i in incident_ids))
         return len(incident_ids)

@@ -715,11 +715,6 @@ async def test_a_title_change_between_crash_and_resume_leaves_no_orphan(world: W
     await world.check(changes={1: 1})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a claim is a lease that is never renewed and a take-over is not fenced: a Slack call slower than LEASE "
-    "(429 Retry-After honoured by the client, timeouts with retries) runs the step twice: a second opening message",
-)
 async def test_a_step_slower_than_its_lease_is_not_run_twice(world: World) -> None:
     """The opening message's chat.postMessage is slow (here held before it reaches Slack; in production a 429 whose
     Retry-After the Slack client sleeps through, up to 5 times, or a 15 s timeout retried): the step's 20 s lease
@@ -741,11 +736,6 @@ async def test_a_step_slower_than_its_lease_is_not_run_twice(world: World) -> No
     await world.check(changes={})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (PostgreSQL): StepRunner.write skips a coalesced edit because one is waiting, but nothing stops the "
-    "worker from claiming and running that one before the change commits: it shows the incident without the change",
-)
 async def test_a_change_committing_while_the_worker_runs_its_waiting_edit_is_shown(world: World, db_url: str) -> None:
     """A coalesced edit is skipped when one of its kind is waiting (`StepRunner.write`): the waiting one will read the
     incident when it runs. But if the step worker claims and runs the waiting edit after the change saw it waiting and
