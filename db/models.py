@@ -133,6 +133,11 @@ class Component(Base):
     team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     usergroup_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The PagerDuty service that answers for this component (paged through the REST API, its on-call invited), and
+    # optionally the component's own Events v2 routing key, sealed like integration secrets (bound to "component:<id>").
+    pagerduty_service_id: Mapped[str | None] = mapped_column(String(32))
+    pagerduty_routing_key: Mapped[str | None] = mapped_column(Text)
+    pagerduty_key_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("team_id", "name"),)
@@ -433,3 +438,145 @@ __all__ = [
     "UsergroupTag",
     "Workspace",
 ]
+
+
+# ---------------------------------------------------------------- PagerDuty: the directory `sync_pagerduty` keeps
+
+
+class PagerDutyService(Base):
+    """A PagerDuty service as the last sync saw it (what `page <service>` and the component picker offer)."""
+
+    __tablename__ = "pagerduty_service"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    pd_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    escalation_policy_id: Mapped[str | None] = mapped_column(String(32))
+    html_url: Mapped[str | None] = mapped_column(String(1024))
+    synced_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (UniqueConstraint("integration_id", "pd_id"), Index("ix_pagerduty_service_team", "team_id"))
+
+
+class PagerDutyUser(Base):
+    __tablename__ = "pagerduty_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    pd_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    html_url: Mapped[str | None] = mapped_column(String(1024))
+    synced_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (UniqueConstraint("integration_id", "pd_id"), Index("ix_pagerduty_user_email", "team_id", "email"))
+
+
+class PagerDutyPolicy(Base):
+    """An escalation policy."""
+
+    __tablename__ = "pagerduty_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    pd_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    html_url: Mapped[str | None] = mapped_column(String(1024))
+    synced_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (UniqueConstraint("integration_id", "pd_id"),)
+
+
+class PagerDutySchedule(Base):
+    """A schedule, classic (layers) or v3 (shift-based): PagerDuty lists them at two different endpoints."""
+
+    __tablename__ = "pagerduty_schedule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    pd_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(8))  # classic, v3
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    html_url: Mapped[str | None] = mapped_column(String(1024))
+    synced_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("integration_id", "pd_id"),
+        CheckConstraint("version IN ('classic', 'v3')", name="version"),
+    )
+
+
+class PagerDutyOnCall(Base):
+    """One on-call period (PagerDuty `/oncalls`), now or within the sync's look-ahead; replaced by every sync.
+    `starts_at`/`ends_at` None means permanent (a user named directly in a policy)."""
+
+    __tablename__ = "pagerduty_oncall"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    escalation_policy_id: Mapped[str] = mapped_column(String(32))
+    level: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[str] = mapped_column(String(32))  # the PagerDuty user id
+    schedule_id: Mapped[str | None] = mapped_column(String(32))
+    starts_at: Mapped[datetime | None] = mapped_column()
+    ends_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        Index("ix_pagerduty_oncall_policy", "integration_id", "escalation_policy_id", "level"),
+        Index("ix_pagerduty_oncall_user", "team_id", "user_id"),
+    )
+
+
+class PagerDutySync(Base):
+    """The last `sync_pagerduty` run of an integration, written by the sync itself: `/incident oncall` shows its age."""
+
+    __tablename__ = "pagerduty_sync"
+
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    started_at: Mapped[datetime] = mapped_column()
+    synced_at: Mapped[datetime | None] = mapped_column()  # the end of the last run that succeeded
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+PAGE_STATUSES = ("triggered", "acknowledged", "resolved")
+
+
+class IncidentPage(Base):
+    """One page per (incident, PagerDuty integration, target): how it was paged — Events v2 with the integration's or
+    a component's routing key, or the REST API on a service — so its acknowledge and resolve go the same way.
+    `incident_id` is None for `page <service>` used outside any incident."""
+
+    __tablename__ = "incident_page"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(64))  # "routing:integration", "routing:component:<id>", "service:<pd id>"
+    method: Mapped[str] = mapped_column(String(8))  # events, rest
+    service_id: Mapped[str | None] = mapped_column(String(32))
+    dedup_key: Mapped[str] = mapped_column(String(255))
+    pd_incident_id: Mapped[str | None] = mapped_column(String(32))
+    pd_incident_url: Mapped[str | None] = mapped_column(String(1024))
+    status: Mapped[str] = mapped_column(String(16), default="triggered")
+    paged_by: Mapped[str | None] = mapped_column(SlackId)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("integration_id", "incident_id", "target"),
+        CheckConstraint("method IN ('events', 'rest')", name="method"),
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in PAGE_STATUSES)})", name="status"),
+        Index("ix_incident_page_dedup", "integration_id", "dedup_key"),
+    )
