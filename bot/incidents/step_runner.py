@@ -220,14 +220,13 @@ class StepRunner:
             crash = next((e for e in crashed.exceptions if isinstance(e, StepCrash)), None)
             raise crash or crashed from None
         finally:
-            # Records are never cancelled half-way (a cancelled SQLite transaction can keep the file locked).
+            # Nothing that holds a session is cancelled half-way (a cancelled SQLite transaction can keep the file
+            # locked until it is collected): records, renewals and invitee lookups are awaited instead.
             await asyncio.gather(*records.values(), return_exceptions=True)
             stop_renewing.set()
             await asyncio.gather(renewing, return_exceptions=True)
             self._running.difference_update(ids)
-            for task in invitees.values():
-                if not task.done():
-                    task.cancel()
+            await asyncio.gather(*invitees.values(), return_exceptions=True)
         return failed
 
     async def sweep(self, incident_id: int) -> list[str]:
@@ -306,7 +305,11 @@ class StepRunner:
         return False
 
     async def _write(self, change: Callable[..., Awaitable[Any]], step: SurfaceStep, **kwargs: Any) -> None:
-        """Give back or postpone a claim; if the database does not answer, the lease ends it instead."""
+        """Give back or postpone a claim; if the database does not answer, the lease ends it instead. Shielded: a run
+        cancelled meanwhile (a sibling step crashed) does not cut the transaction short."""
+        await asyncio.shield(self._write_now(change, step, **kwargs))
+
+    async def _write_now(self, change: Callable[..., Awaitable[Any]], step: SurfaceStep, **kwargs: Any) -> None:
         try:
             async with self.sessions() as session, session.begin():
                 await change(session, **kwargs)
@@ -421,7 +424,8 @@ async def _create_channel(runner: StepRunner, ctx: Context) -> Done:
 
 
 async def _invite(runner: StepRunner, ctx: Context) -> Done:
-    users = await ctx.invitees if ctx.invitees is not None else await runner._invitees(ctx.incident.id)
+    # Shielded: the lookup holds a session, which a cancelled run must not cut short.
+    users = await asyncio.shield(ctx.invitees if ctx.invitees is not None else runner._invitees(ctx.incident.id))
     if users and ctx.incident.channel_id:
         await runner.chat.invite(channel_id=ctx.incident.channel_id, user_ids=users)
     return Done({"invited": len(users)})
