@@ -7,18 +7,19 @@ import logging
 import signal
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.container import Container, build_container
+from bot.jobs.leader import Leadership, LocalLeader, PostgresLeader
 from bot.logs import setup_logging
 from bot.run_lock import AlreadyRunning, RunLock
-from bot.scheduler import build_scheduler
+from bot.scheduler import JobScheduler
 from bot.settings import Settings
 from bot.sidecar import build_sidecar
 from bot.slack_app import SlackApp, build_slack_app
@@ -41,9 +42,12 @@ class Runtime:
     team_id: str = ""
     slack_app: SlackApp | None = None
     handler: AsyncSocketModeHandler | None = None
-    scheduler: AsyncIOScheduler | None = None
+    scheduler: JobScheduler | None = None  # only while this replica leads
+    leader: Leadership | None = None
+    leader_task: asyncio.Task[None] | None = None
     worker_task: asyncio.Task[None] | None = None
     steps_task: asyncio.Task[None] | None = None
+    inbound_task: asyncio.Task[None] | None = None
     _runner: web.AppRunner | None = None
     _started: list[str] = field(default_factory=list)
 
@@ -72,12 +76,13 @@ class Runtime:
         self.http_port = sockets[0].getsockname()[1] if sockets else settings.http_port
 
         if with_scheduler:
-            self.scheduler = build_scheduler(container)
-            self.scheduler.start()
+            self.leader = self._leadership()
+            self.leader_task = asyncio.create_task(self.leader.run(), name="vigil-leader")
 
         if with_worker:
             self.worker_task = asyncio.create_task(container.worker.run(), name="vigil-deliveries")
             self.steps_task = asyncio.create_task(container.incidents.steps.run_forever(), name="vigil-slack-steps")
+            self.inbound_task = asyncio.create_task(container.inbound.run_forever(), name="vigil-inbound")
 
         await self.handler.connect_async()
         log.info(
@@ -86,6 +91,25 @@ class Runtime:
             settings.http_host,
             self.http_port,
         )
+
+    def _leadership(self) -> Leadership:
+        """Scheduled jobs run on one replica: the holder of a PostgreSQL advisory lock (SQLite: this process)."""
+        url = self.container.settings.db_url
+        if url.get_backend_name() == "postgresql":
+            return PostgresLeader(
+                url=url, timing=self.container.jobs.timing, on_elected=self._start_jobs, on_lost=self._stop_jobs
+            )
+        return LocalLeader(on_elected=self._start_jobs, on_lost=self._stop_jobs)
+
+    async def _start_jobs(self) -> None:
+        scheduler = JobScheduler(jobs=self.container.jobs, team_id=self.team_id)
+        await scheduler.start()
+        self.scheduler = scheduler
+
+    async def _stop_jobs(self) -> None:
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            await scheduler.stop()
 
     async def _count_envelope(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
         self.container.metrics.envelopes.labels(type=req.type).inc()
@@ -131,6 +155,15 @@ class Runtime:
                 log.warning("Slack steps still in flight at shutdown; they resume after their lease")
             except Exception:
                 log.exception("the Slack step worker stopped with an error")
+        if self.inbound_task is not None:
+            self.container.inbound.stop()
+            try:
+                await asyncio.wait_for(self.inbound_task, DRAIN_TIMEOUT)
+                await asyncio.wait_for(self.container.inbound.drain(), DRAIN_TIMEOUT)
+            except TimeoutError:
+                log.warning("inbound deliveries still in flight at shutdown; they are processed after their lease")
+            except Exception:
+                log.exception("the inbound worker stopped with an error")
         if self.worker_task is not None:
             self.container.worker.stop()
             try:
@@ -139,15 +172,22 @@ class Runtime:
                 log.warning("deliveries still in flight at shutdown; they are sent again after their lease")
             except Exception:
                 log.exception("the delivery worker stopped with an error")
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        if self.leader is not None and self.leader_task is not None:
+            self.leader.stop()
+            try:
+                await asyncio.wait_for(self.leader_task, DRAIN_TIMEOUT)
+            except TimeoutError:
+                log.warning("scheduled jobs still stopping at shutdown; their leases run out on their own")
+            except Exception:
+                log.exception("the scheduler's leadership stopped with an error")
         if self._runner is not None:
             await self._runner.cleanup()
 
 
-async def run_forever(settings: Settings) -> int:
+async def run_forever(settings: Settings, **overrides: Any) -> int:
+    """`vigil run`. `overrides` reach `build_container` (a test runs replicas with an injected clock)."""
     setup_logging(settings.log_format)
-    container = build_container(settings)
+    container = build_container(settings, **overrides)
     try:
         with RunLock(settings.db_url):
             runtime = Runtime(container)

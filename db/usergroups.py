@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -55,3 +56,35 @@ async def delete_usergroup(session: AsyncSession, *, team_id: str, usergroup_id:
     await session.delete(group)
     await session.flush()
     return True
+
+
+@dataclass(frozen=True)
+class SlackGroup:
+    """A usergroup as Slack lists it."""
+
+    handle: str
+    name: str
+    user_ids: tuple[str, ...]
+    disabled: bool
+
+
+async def refresh_usergroups(
+    session: AsyncSession, *, team_id: str, found: Mapping[str, SlackGroup], at: datetime
+) -> tuple[int, int]:
+    """Bring every imported usergroup in line with Slack's list, in one flush: (refreshed, marked disabled). A group
+    Slack no longer lists is marked disabled; groups Vigil has not imported are left alone (admins choose those)."""
+    refreshed = disabled = 0
+    for group in await list_usergroups(session, team_id=team_id):
+        slack = found.get(group.id)
+        if slack is None:
+            if not group.disabled:
+                disabled += 1
+            group.disabled, group.fetched_at = True, at
+            continue
+        if slack.disabled and not group.disabled:
+            disabled += 1
+        group.handle, group.name, group.user_ids = slack.handle, slack.name, list(slack.user_ids)
+        group.disabled, group.fetched_at = slack.disabled, at
+        refreshed += 1
+    await session.flush()
+    return refreshed, disabled

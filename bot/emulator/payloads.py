@@ -68,7 +68,7 @@ def usergroup_object(identity: AppIdentity, group: Usergroup, *, include_users: 
         "is_external": False,
         "date_create": group.created,
         "date_update": group.created,
-        "date_delete": 0,
+        "date_delete": group.disabled_at,
         "auto_type": None,
         "created_by": "",
         "updated_by": "",

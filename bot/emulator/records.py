@@ -62,6 +62,7 @@ class EnvelopeRecord:
     acked: bool = False
     ack_payload: dict[str, Any] | None = None
     late_ack: bool = False
+    connection_id: int | None = None  # which socket it went to (1 = the first accepted), when sent
 
     @property
     def event_id(self) -> str | None:

@@ -201,6 +201,26 @@ class SlackEmulator:
         """Queue failures for the next `times` calls to `method`."""
         self._web.fail_next(method, error=error, status=status, retry_after=retry_after, times=times)
 
+    def hold(self, method: str) -> None:
+        """Calls to `method` wait (unanswered) until `release(method)`: a call in flight, frozen where a test wants."""
+        self._web.hold(method)
+
+    def release(self, method: str) -> None:
+        self._web.release(method)
+
+    def held(self, method: str) -> int:
+        """How many calls to `method` are waiting at its hold."""
+        return self._web.held(method)
+
+    @property
+    def record_responses(self) -> bool:
+        """Whether `calls` keep each full response (a benchmark of big listings turns it off to measure the app)."""
+        return self._web.record_responses
+
+    @record_responses.setter
+    def record_responses(self, value: bool) -> None:
+        self._web.record_responses = value
+
     async def wait_until(self, predicate: Any, timeout: float = 5.0, what: str = "condition") -> Any:  # noqa: ASYNC109
         """Wait until `predicate()` is truthy (re-checked on every call, envelope, ack and response); returns it."""
         return await self._signal.wait_for(predicate, timeout, what)
@@ -272,12 +292,45 @@ class SlackEmulator:
         self.state.users[user_id] = user
         return user_object(self.state.identity, user)
 
+    def seed_users(
+        self,
+        count: int,
+        *,
+        prefix: str = "U1",
+        deleted_every: int = 0,
+        admin_every: int = 0,
+        timezones: tuple[str, ...] = ("UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"),
+    ) -> list[str]:
+        """Seed `count` people at once (a big workspace): ids `<prefix>0000001`…, each with an email and a time zone;
+        every `deleted_every`-th is deleted and every `admin_every`-th an admin (0: none). Returns the ids."""
+        updated = int(self.clock())
+        ids = []
+        for n in range(1, count + 1):
+            user_id = f"{prefix}{n:07d}"
+            name = f"person{n}"
+            self.state.users[user_id] = User(
+                id=user_id,
+                name=name,
+                real_name=f"Person {n}",
+                email=f"{name}@acme.example",
+                is_admin=bool(admin_every) and n % admin_every == 0,
+                deleted=bool(deleted_every) and n % deleted_every == 0,
+                tz=timezones[n % len(timezones)],
+                updated=updated,
+            )
+            ids.append(user_id)
+        return ids
+
     def add_usergroup(
         self, usergroup_id: str, handle: str, *, name: str | None = None, users: Iterable[str] = ()
     ) -> dict[str, Any]:
         group = Usergroup(id=usergroup_id, handle=handle, name=name or handle, users=list(users), created=int(self.clock()))
         self.state.usergroups[usergroup_id] = group
         return usergroup_object(self.state.identity, group, include_users=True)
+
+    def disable_usergroup(self, usergroup_id: str) -> None:
+        """An admin disables the group in Slack: usergroups.list shows it only with include_disabled."""
+        self.state.usergroups[usergroup_id].disabled_at = int(self.clock())
 
     def add_channel(
         self,

@@ -172,6 +172,7 @@ class SocketHub:
         try:
             await connection.ws.send_str(json.dumps(envelope))
             record.sent_at = self.clock()
+            record.connection_id = connection.id
             self.signal.notify()
             async with asyncio.timeout(self.ack_timeout):
                 ack = await future

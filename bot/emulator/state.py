@@ -46,6 +46,7 @@ class Usergroup:
     users: list[str] = field(default_factory=list)
     created: int = 0
     description: str = ""
+    disabled_at: int = 0  # when disabled (0: enabled); usergroups.list leaves it out unless include_disabled
 
 
 @dataclass

@@ -83,17 +83,40 @@ class WebApi:
         self.listeners: list[Callable[[RecordedCall], None]] = []
         self.latency = 0.0
         self.base_url = ""
+        self.record_responses = True
         self._failures: dict[str, deque[Failure]] = {}
+        self._holds: dict[str, asyncio.Event] = {}
+        self.waiting: list[str] = []
 
     def fail_next(self, method: str, *, error: str, status: int | None, retry_after: int, times: int) -> None:
         queue = self._failures.setdefault(method, deque())
         queue.extend(Failure(error=error, status=status, retry_after=retry_after) for _ in range(times))
+
+    def hold(self, method: str) -> None:
+        self._holds.setdefault(method, asyncio.Event())
+
+    def release(self, method: str) -> None:
+        gate = self._holds.pop(method, None)
+        if gate is not None:
+            gate.set()
+
+    def held(self, method: str) -> int:
+        """Calls to `method` waiting at its gate."""
+        return sum(1 for c in self.waiting if c == method)
 
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         at = self.clock()
         if self.latency:
             await asyncio.sleep(self.latency)
+        gate = self._holds.get(method)
+        if gate is not None:
+            self.waiting.append(method)
+            self.signal.notify()
+            try:
+                await gate.wait()
+            finally:
+                self.waiting.remove(method)
         token = bearer_token(request)
         try:
             args = await read_arguments(request)
@@ -103,8 +126,9 @@ class WebApi:
             if token is None and method not in APP_TOKEN_METHODS and isinstance(args.get("token"), str):
                 token = args["token"]
             status, body, headers = self._dispatch(method, request.method, args, token)
+        recorded = body if self.record_responses else {"ok": body.get("ok"), "error": body.get("error")}
         call = RecordedCall(
-            method=method, http_method=request.method, args=args, token=token, at=at, status=status, response=body
+            method=method, http_method=request.method, args=args, token=token, at=at, status=status, response=recorded
         )
         self.calls.append(call)
         self.signal.notify()

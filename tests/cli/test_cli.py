@@ -22,11 +22,7 @@ from db.migrate import head_revision
 from tests.cli.conftest import avigil, slack_env, vigil
 
 # Verbs that are not built yet, each with arguments it accepts: its help says so and running it exits 1.
-NOT_BUILT: dict[str, list[str]] = {
-    "integrations inbound": ["ops-jira"],
-    "jobs list": [],
-    "jobs run": ["purge_logs"],
-}
+NOT_BUILT: dict[str, list[str]] = {}
 
 
 def walk(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
@@ -91,9 +87,12 @@ def test_not_built_verbs_still_refuse_bad_usage() -> None:
 
 
 def test_not_built_json_error(tmp_path: Path) -> None:
-    out = vigil("jobs", "list", "--json", cwd=tmp_path)
+    if not NOT_BUILT:
+        pytest.skip("every verb is built")
+    path, args = next(iter(NOT_BUILT.items()))
+    out = vigil(*path.split(), *args, "--json", cwd=tmp_path)
     assert out.returncode == 1
-    assert json.loads(out.stderr) == {"error": "vigil jobs list is not built yet"}
+    assert json.loads(out.stderr) == {"error": f"vigil {path} is not built yet"}
 
 
 async def test_migrate_then_check_on_sqlite(emulator: SlackEmulator, tmp_path: Path) -> None:

@@ -163,6 +163,8 @@ def kick(ctx: Ctx, args: Args) -> dict[str, Any]:
 
 
 def join(ctx: Ctx, args: Args) -> dict[str, Any]:
+    if not ctx.has_scope("channels:join"):
+        raise ApiError("missing_scope", needed="channels:join", provided=",".join(ctx.identity.scopes))
     channel = ctx.channel(args.text("channel"))
     if channel.is_private or channel.is_im:
         raise ApiError("method_not_supported_for_channel_type")

@@ -16,8 +16,14 @@ def info(ctx: Ctx, args: Args) -> dict[str, Any]:
     return {"ok": True, "user": payloads.user_object(ctx.identity, user)}
 
 
+# Above this many users, users.list without a `limit` is refused, as Slack refuses it for big teams.
+LIMIT_REQUIRED_ABOVE = 1000
+
+
 def list_users(ctx: Ctx, args: Args) -> dict[str, Any]:
     everyone = list(ctx.state.users.values())
+    if "limit" not in args and len(everyone) > LIMIT_REQUIRED_ABOVE:
+        raise ApiError("limit_required")
     page, cursor = paginate(everyone, args, default_limit=len(everyone) or 1)
     return {
         "ok": True,
@@ -37,7 +43,12 @@ def lookup_by_email(ctx: Ctx, args: Args) -> dict[str, Any]:
 
 def usergroups_list(ctx: Ctx, args: Args) -> dict[str, Any]:
     include_users = args.flag("include_users")
-    groups = [payloads.usergroup_object(ctx.identity, g, include_users=include_users) for g in ctx.state.usergroups.values()]
+    include_disabled = args.flag("include_disabled")
+    groups = [
+        payloads.usergroup_object(ctx.identity, g, include_users=include_users)
+        for g in ctx.state.usergroups.values()
+        if include_disabled or not g.disabled_at
+    ]
     return {"ok": True, "usergroups": groups}
 
 
