@@ -16,7 +16,8 @@ from typing import Any, Literal, Protocol
 
 import aiohttp
 
-from integrations.http.guard import Refused, describe_url
+from integrations.http.aio import GuardedConnector
+from integrations.http.guard import AddressChecker, OutboundPolicy, Refused, describe_url
 from integrations.payloads import IncidentSnapshot
 
 FieldType = Literal["str", "url", "json", "list", "bool", "severity"]
@@ -25,6 +26,10 @@ FieldType = Literal["str", "url", "json", "list", "bool", "severity"]
 FINAL_STATUSES = frozenset({400, 401, 403, 404, 422})
 MAX_RETRY_AFTER = 3600.0  # a Retry-After beyond an hour is the vendor misbehaving; the backoff takes over
 ERROR_LIMIT = 500  # characters of an error kept in the delivery log
+# Deliveries only a pager makes, on request rather than from a domain event (so no admin can select them): a page of
+# an incident's on-call, and a page of a service outside any incident.
+PAGED_EVENT = "incident.paged"
+PAGE_EVENT = "page"
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,33 @@ class Person:
 
 
 @dataclass(frozen=True)
+class Page:
+    """One page a pager made: which target (`routing:integration`, `routing:component:<id>`, `service:<id>`), how
+    (`events` or `rest`), under which dedup key, and where it stands, so its acknowledge and resolve go the same way.
+    `external_id`/`external_url` are the vendor's incident when it is known (a REST page learns it at once)."""
+
+    target: str
+    method: str
+    dedup_key: str
+    status: str = "triggered"
+    service_id: str | None = None
+    external_id: str | None = None
+    external_url: str | None = None
+    paged_by: str | None = None
+
+
+@dataclass(frozen=True)
+class PagerTarget:
+    """What a component pages: its service in the pager and its own routing key (opened), either optional. A key
+    that does not open is named in `key_problem` rather than silently missing, so a page never falls back elsewhere."""
+
+    component_id: int
+    service_id: str | None = None
+    routing_key: str | None = field(default=None, repr=False)
+    key_problem: str | None = None
+
+
+@dataclass(frozen=True)
 class Job:
     """One delivery attempt. `payload` is the body frozen at the first attempt (None on the first)."""
 
@@ -90,6 +122,11 @@ class Job:
     link: Link | None = None
     timeout: float = 10.0  # seconds one HTTP call may take
     actor: Person | None = None  # who made the change (None: the CLI, the scheduler, a vendor)
+    # For pagers only: this integration's pages of the incident (or of this delivery's page outside any incident),
+    # the incident's component, and what each of the workspace's paging components pages (by component id).
+    pages: tuple[Page, ...] = ()
+    component_id: int | None = None
+    pager_targets: Mapping[int, PagerTarget] = field(default_factory=dict)
 
     @property
     def is_test(self) -> bool:
@@ -106,6 +143,7 @@ class Sent:
     external_url: str | None = None
     link_data: Mapping[str, Any] | None = None
     note: str = ""
+    pages: tuple[Page, ...] = ()  # pages made or moved, recorded (by target) with the delivery's outcome
 
 
 class DeliveryFailed(Exception):
@@ -265,3 +303,12 @@ async def head_probe(http: aiohttp.ClientSession, url: str, *, within: float = 1
         raise DeliveryFailed(f"TLS failed with {where} ({type(exc).__name__}); see VIGIL_CA_BUNDLE") from None
     except (aiohttp.ClientError, OSError) as exc:
         raise DeliveryFailed(f"could not reach {where} ({type(exc).__name__})") from None
+
+
+def session_guard(http: aiohttp.ClientSession, *, vendor: str) -> tuple[OutboundPolicy, AddressChecker]:
+    """The policy and address check of the shared session's guard, for a vendor library's own HTTP client (which
+    must obey exactly the same rules); a session without the guard refuses rather than sending unguarded."""
+    connector = http.connector
+    if isinstance(connector, GuardedConnector):
+        return connector.guard
+    raise DeliveryFailed(f"refused: no outbound guard policy to put on the {vendor} client", retryable=False)

@@ -10,20 +10,24 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.incidents.events import DomainEvent
+from bot.incidents.events import ACKNOWLEDGED, CLOSED, RESOLVED, DomainEvent
 from db.integrations import active_integrations
 from db.models import Delivery, Incident, Integration
+from db.pagerduty import paged_by
+from integrations.base import PAGED_EVENT
 from integrations.registry import Registry
 
 log = logging.getLogger(__name__)
 
 SEVERITY_RANK = {"P1": 1, "P2": 2, "P3": 3, "P4": 4, "P5": 5}
+PAGE_FOLLOW_UPS = frozenset({ACKNOWLEDGED, RESOLVED, CLOSED})
 ORIGIN_PREFIX = "integration:"  # the `source` of a change an integration's inbound webhook made
 
 
@@ -47,6 +51,34 @@ def wants(integration: Integration, *, event: str, incident: Incident, source: s
     return not (incident.private and not integration.include_private)
 
 
+def delivery_row(
+    *,
+    team_id: str,
+    integration_id: str,
+    incident_id: int | None,
+    event: str,
+    occurred_at: datetime,
+    data: Mapping[str, Any],
+    now: datetime,
+) -> Delivery:
+    """A new pending delivery, due now: what the outbox writes for a domain event, and what a pager's `page` writes
+    for itself (events no admin selects: only the pager's own service enqueues them)."""
+    return Delivery(
+        delivery_id=str(uuid.uuid4()),
+        team_id=team_id,
+        integration_id=integration_id,
+        incident_id=incident_id,
+        event=event,
+        occurred_at=occurred_at,
+        data=dict(data),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        history=[],
+        created_at=now,
+    )
+
+
 class Outbox:
     def __init__(self, *, providers: Registry, clock: Clock, enabled: bool, wake: Callable[[], None]) -> None:
         self.providers = {kind: factory() for kind, factory in providers.items()}
@@ -61,13 +93,23 @@ class Outbox:
         incident = await session.get(Incident, event.incident_id)
         if incident is None:
             return
-        targets = []
+        targets, filtered = [], []
         for integration in integrations:
             provider = self.providers.get(integration.kind)
             if provider is None:
                 continue
             if wants(integration, event=event.name, incident=incident, source=event.source, handles=provider.handles):
                 targets.append(integration)
+            elif (
+                getattr(provider, "pager", False)
+                and event.name in PAGE_FOLLOW_UPS
+                and origin_of(event.source) != integration.id
+            ):
+                filtered.append(integration.id)
+        if filtered:
+            # A page someone asked for (`page`) is made whatever the filters; its acknowledge and resolve follow it.
+            paged = await paged_by(session, incident_id=incident.id, integration_ids=filtered, event=PAGED_EVENT)
+            targets += [i for i in integrations if i.id in paged]
         if not targets:
             return
         if not self.enabled:
@@ -82,19 +124,14 @@ class Outbox:
         data: Mapping[str, Any] = {"actor_id": event.actor_id, "source": event.source, **event.changes}
         for integration in targets:
             session.add(
-                Delivery(
-                    delivery_id=str(uuid.uuid4()),
+                delivery_row(
                     team_id=event.team_id,
                     integration_id=integration.id,
                     incident_id=incident.id,
                     event=event.name,
                     occurred_at=event.occurred_at,
-                    data=dict(data),
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    history=[],
-                    created_at=now,
+                    data=data,
+                    now=now,
                 )
             )
         sa_event.listen(session.sync_session, "after_commit", self._committed, once=True)

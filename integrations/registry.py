@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from integrations.base import Provider
+from integrations.github.provider import GitHubProvider
 from integrations.jira.provider import JiraProvider
 from integrations.linear.provider import LinearProvider
 from integrations.opsgenie.provider import OpsgenieProvider
+from integrations.pagerduty.provider import PagerDutyProvider
 from integrations.servicenow.provider import ServiceNowProvider
 from integrations.teams.provider import TeamsProvider
 from integrations.webhook.provider import WebhookProvider
@@ -15,9 +17,11 @@ from integrations.webhook.provider import WebhookProvider
 Registry = dict[str, Callable[[], Provider]]
 
 PROVIDERS: Registry = {
+    "github": GitHubProvider,
     "jira": JiraProvider,
     "linear": LinearProvider,
     "opsgenie": OpsgenieProvider,
+    "pagerduty": PagerDutyProvider,
     "servicenow": ServiceNowProvider,
     "teams": TeamsProvider,
     "webhook": WebhookProvider,

@@ -34,6 +34,7 @@ from db.integrations import (
     with_expired_previous_secret,
 )
 from db.models import Delivery, Incident, Integration
+from db.pagerduty import components_sealed_elsewhere, count_sealed_components, routing_key_aad
 from db.workspaces import lock_workspace, only_workspace, record_workspace
 from integrations.base import ConfigProblem, DeliveryFailed, Provider
 from integrations.config import SEVERITIES, check_name, parse_events, parse_secrets, parse_settings
@@ -489,6 +490,33 @@ class IntegrationService:
             previous_valid_until=integration.previous_secret_until or self.clock.now(),
         )
 
+    async def set_inbound_token(
+        self, *, team_id: str, user_id: str | None, ref: str, enabled: bool
+    ) -> tuple[IntegrationView, str | None]:
+        """Turn on (with a new token, returned this once) or off the `X-Vigil-Token` an integration's webhook accepts
+        from tools that cannot sign. Off by default; owners only, like a secret rotation."""
+        await self._authorize(team_id=team_id, user_id=user_id, doing="change an integration's inbound token", owner=True)
+        token = generate_secret() if enabled else None
+
+        async def write(session: AsyncSession) -> Integration:
+            integration = await self._find(session, team_id=team_id, ref=ref, lock=True)
+            secrets = self._open(integration)
+            if token is None:
+                secrets.pop("inbound_token", None)
+            else:
+                secrets["inbound_token"] = token
+            integration.secrets, integration.key_id = self._seal(integration.id, secrets)
+            integration.updated_at = self.clock.now()
+            await session.flush()
+            return integration
+
+        integration = await self._write(team_id, write)
+        log.info(
+            "integration %s: inbound token turned %s by %s", integration.id, "on" if enabled else "off", user_id or "the CLI"
+        )
+        async with self.sessions() as session:
+            return await self._view(session, integration), token
+
     async def _write(self, team_id: str, work: Callable[[AsyncSession], Awaitable[Any]]) -> Any:
         """One transaction, one integration write per workspace at a time (name checks see what was just saved)."""
         try:
@@ -677,24 +705,38 @@ class IntegrationService:
         resumes where it stopped and a second run finds nothing to do. Returns (moved, total sealed)."""
         if len(self.keys) == 0:
             raise Problems([f"VIGIL_ENCRYPTION_KEYS: {NoKeyRing()}"])
+        primary = self.keys.primary_kid
         async with self.sessions() as session:
-            todo = await count_sealed(session, primary_kid=self.keys.primary_kid)
-            total = await count_sealed(session)
+            todo = await count_sealed(session, primary_kid=primary) + await count_sealed_components(
+                session, primary_kid=primary
+            )
+            total = await count_sealed(session) + await count_sealed_components(session)
         moved = 0
         if progress:
             progress(0, todo)
         while True:
             async with self.sessions() as session, session.begin():
-                rows = await sealed_elsewhere(session, primary_kid=self.keys.primary_kid, limit=batch)
+                rows = await sealed_elsewhere(session, primary_kid=primary, limit=batch)
                 for integration in rows:
-                    try:
-                        integration.secrets = self.keys.reseal(integration.secrets, aad=integration.id)
-                    except UnknownKey as exc:
-                        raise Problems([f"VIGIL_ENCRYPTION_KEYS: {exc}"]) from None
-                    integration.key_id = self.keys.primary_kid
-            if not rows:
+                    integration.secrets = self._resealed(integration.secrets, aad=integration.id)
+                    integration.key_id = primary
+                # Then components' own PagerDuty routing keys, sealed the same way.
+                components = [] if rows else await components_sealed_elsewhere(session, primary_kid=primary, limit=batch)
+                for component in components:
+                    assert component.pagerduty_routing_key is not None
+                    component.pagerduty_routing_key = self._resealed(
+                        component.pagerduty_routing_key, aad=routing_key_aad(component.id)
+                    )
+                    component.pagerduty_key_id = primary
+            if not rows and not components:
                 break
-            moved += len(rows)
+            moved += len(rows) + len(components)
             if progress:
                 progress(moved, todo)
         return moved, total
+
+    def _resealed(self, token: str, *, aad: str) -> str:
+        try:
+            return self.keys.reseal(token, aad=aad)
+        except UnknownKey as exc:
+            raise Problems([f"VIGIL_ENCRYPTION_KEYS: {exc}"]) from None

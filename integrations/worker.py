@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,8 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from db.deliveries import claim_due, claimed, fail_followers, record, release, upsert_link
-from db.models import Component, Delivery, Identity, Incident, Integration, IntegrationLink, User, Workspace
-from integrations.base import ERROR_LIMIT, ConfigProblem, Configured, DeliveryFailed, Job, Link, Person, Provider, Sent
+from db.models import Component, Delivery, Identity, Incident, IncidentPage, Integration, IntegrationLink, User, Workspace
+from db.pagerduty import pages_of, paging_components, routing_key_aad, upsert_page
+from integrations.base import (
+    ERROR_LIMIT,
+    ConfigProblem,
+    Configured,
+    DeliveryFailed,
+    Job,
+    Link,
+    Page,
+    PagerTarget,
+    Person,
+    Provider,
+    Sent,
+)
 from integrations.payloads import IncidentSnapshot
 from integrations.registry import Registry
 from integrations.secret_box import KeyRing, NoKeyRing, Tampered, UnknownKey
@@ -92,6 +105,40 @@ def snapshot(incident: Incident, *, workspace_url: str | None, component: str | 
         description=incident.description or "",
         resolution=incident.resolution,
     )
+
+
+def pager_target(keys: KeyRing, component: Component) -> PagerTarget:
+    """A component's service and opened routing key; a key that does not open is named, not dropped."""
+    routing_key, problem = None, None
+    if component.pagerduty_routing_key:
+        try:
+            routing_key = keys.open(component.pagerduty_routing_key, aad=routing_key_aad(component.id)).get("routing_key")
+        except (NoKeyRing, UnknownKey) as exc:
+            problem = str(exc)
+        except Tampered:
+            problem = "the stored routing key does not decrypt; set it again"
+    return PagerTarget(component.id, component.pagerduty_service_id, routing_key, problem)
+
+
+def page_of(row: IncidentPage) -> Page:
+    return Page(
+        target=row.target,
+        method=row.method,
+        dedup_key=row.dedup_key,
+        status=row.status,
+        service_id=row.service_id,
+        external_id=row.pd_incident_id,
+        external_url=row.pd_incident_url,
+        paged_by=row.paged_by,
+    )
+
+
+@dataclass(frozen=True)
+class PagerContext:
+    """What a pager's delivery is handed beside the incident: its pages, and the workspace's paging components."""
+
+    pages: tuple[Page, ...] = ()
+    targets: dict[int, PagerTarget] = field(default_factory=dict)
 
 
 @dataclass
@@ -256,6 +303,7 @@ class DeliveryWorker:
             await self._learn_workspaces(session, {r.team_id for r in rows})
             people = await self._people(session, rows)
             await self._learn_components(session, incidents.values())
+            paging = await self._pager_context(session, rows, integrations)
         deferred: list[int] = []
         attempts: list[Any] = []
         for delivery in rows:
@@ -267,7 +315,17 @@ class DeliveryWorker:
             link = links.get((delivery.incident_id, delivery.integration_id)) if delivery.incident_id is not None else None
             actor = people.get((delivery.team_id, str((delivery.data or {}).get("actor_id") or "")))
             attempts.append(
-                self._attempt(delivery, integration, incident, link, actor=actor, token=token, now=now, final=final)
+                self._attempt(
+                    delivery,
+                    integration,
+                    incident,
+                    link,
+                    actor=actor,
+                    pager=paging.get(delivery.id),
+                    token=token,
+                    now=now,
+                    final=final,
+                )
             )
         outcomes: list[Outcome] = list(await asyncio.gather(*attempts))
         if self.before_record is not None:
@@ -276,7 +334,7 @@ class DeliveryWorker:
             await release(session, ids=deferred, token=token)
             await record(session, [o.row(now) for o in outcomes])
             for outcome in outcomes:
-                await self._after(session, outcome)
+                await self._after(session, outcome, now)
         self.sent += len(outcomes)
         return len(outcomes)
 
@@ -311,6 +369,36 @@ class DeliveryWorker:
             )
         return people
 
+    async def _pager_context(
+        self, session: AsyncSession, rows: Sequence[Delivery], integrations: dict[str, Integration]
+    ) -> dict[int, PagerContext]:
+        """For deliveries to pagers only: their pages so far, and the components they may page, two queries a round."""
+        paging = [d for d in rows if getattr(self.providers.get(integrations[d.integration_id].kind), "pager", False)]
+        if not paging:
+            return {}
+        pairs = {(d.integration_id, d.incident_id) for d in paging if d.incident_id is not None}
+        loose = {
+            (d.integration_id, str((d.data or {}).get("dedup_key")))
+            for d in paging
+            if d.incident_id is None and (d.data or {}).get("dedup_key")
+        }
+        pages = await pages_of(session, pairs=pairs, loose=loose)
+        components = await paging_components(session, team_ids={d.team_id for d in paging})
+        targets = {c.id: (c.team_id, pager_target(self.keys, c)) for c in components}
+        contexts = {}
+        for d in paging:
+            key = str((d.data or {}).get("dedup_key") or "")
+            mine = tuple(
+                page_of(p)
+                for p in pages
+                if p.integration_id == d.integration_id
+                and (p.incident_id == d.incident_id if d.incident_id is not None else p.dedup_key == key)
+            )
+            contexts[d.id] = PagerContext(
+                mine, {cid: target for cid, (team, target) in targets.items() if team == d.team_id}
+            )
+        return contexts
+
     async def _learn_components(self, session: AsyncSession, incidents: Iterable[Incident]) -> None:
         """Component names of this round's incidents (a rename shows from the next round on)."""
         wanted = {i.component_id for i in incidents if i.component_id is not None}
@@ -332,6 +420,7 @@ class DeliveryWorker:
         link: IntegrationLink | None,
         *,
         actor: Person | None,
+        pager: PagerContext | None,
         token: str,
         now: datetime,
         final: bool,
@@ -360,6 +449,9 @@ class DeliveryWorker:
                 link=Link(link.external_id, link.external_url, dict(link.data or {})) if link is not None else None,
                 timeout=self.attempt_timeout,
                 actor=actor,
+                pages=pager.pages if pager is not None else (),
+                component_id=incident.component_id if incident is not None else None,
+                pager_targets=pager.targets if pager is not None else {},
             )
             # The provider's own HTTP timeout fires first; this bounds a provider that makes several calls.
             outcome.sent = await asyncio.wait_for(provider.deliver(job, self.http()), timeout=self.attempt_timeout * 3)
@@ -393,11 +485,27 @@ class DeliveryWorker:
         except Tampered:
             raise DeliveryFailed("the stored secrets do not decrypt; set them again", retryable=False) from None
 
-    async def _after(self, session: AsyncSession, outcome: Outcome) -> None:
+    async def _after(self, session: AsyncSession, outcome: Outcome, now: datetime) -> None:
         d = outcome.delivery
+        sent = outcome.sent
+        for page in sent.pages if sent is not None else ():
+            await upsert_page(
+                session,
+                team_id=d.team_id,
+                integration_id=d.integration_id,
+                incident_id=d.incident_id,
+                target=page.target,
+                method=page.method,
+                dedup_key=page.dedup_key,
+                status=page.status,
+                service_id=page.service_id,
+                pd_incident_id=page.external_id,
+                pd_incident_url=page.external_url,
+                paged_by=page.paged_by,
+                at=now,
+            )
         if d.incident_id is None:
             return
-        sent = outcome.sent
         if sent is not None and (sent.external_id or sent.external_url or sent.link_data):
             await upsert_link(
                 session,

@@ -14,11 +14,13 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import slack_ids as ids
 from bot.blocks.mrkdwn import esc, user
+from bot.blocks.oncall import paged_text
 from bot.blocks.update import update_modal
 from bot.directory import Directory
 from bot.incidents.fields import parse_id
 from bot.incidents.service import IncidentService
 from bot.incidents.states import Status
+from integrations.pagerduty.service import PagerDutyService
 
 
 async def _incident(body: dict[str, Any], incidents: IncidentService, directory: Directory) -> tuple[str, Any]:
@@ -65,16 +67,18 @@ async def on_update(
 
 
 async def on_page(
-    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, incidents: IncidentService, directory: Directory
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    incidents: IncidentService,
+    directory: Directory,
+    pagerduty: PagerDutyService,
 ) -> None:
+    """Page on-call for the incident: its component's PagerDuty target, else the integration's routing key."""
     await ack()
-    _user_id, incident = await _incident(body, incidents, directory)
-    await respond(
-        **_say(
-            f"Paging for INC-{incident.number} needs the PagerDuty integration, which is not set up yet. "
-            "Ask an admin to add it (`vigil integrations add pagerduty`)."
-        )
-    )
+    user_id, incident = await _incident(body, incidents, directory)
+    queued = await pagerduty.page(team_id=incident.team_id, actor_id=user_id, incident_id=incident.id, service=None)
+    await respond(**_say(paged_text(queued.target, queued.incident)))
 
 
 async def on_repair(

@@ -11,11 +11,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from bot.blocks.admin import MAX_COMPONENT_NAME, MAX_SOS_NAME, OPTIONAL_REMINDERS
+from bot.blocks.admin import MAX_COMPONENT_NAME, MAX_SOS_NAME, NO_SERVICE, OPTIONAL_REMINDERS
 from bot.incidents.errors import InvalidInput
 from bot.incidents.fields import MAX_ID, parse_bounded_int
 from bot.incidents.text import clean_line
 from db.workspaces import SEVERITIES, WorkspaceSettings
+from integrations.pagerduty.provider import routing_key_problem
 
 MAX_GRACE_DAYS = 365
 MIN_REMINDER, MAX_REMINDER = 5, 7 * 24 * 60
@@ -24,11 +25,17 @@ CONVERSATION_ID = re.compile(r"[CG][A-Z0-9]{2,31}", re.ASCII)
 
 # Form fields (each screen maps them to the block_ids of its modal).
 NAME, CONVERSATION, USERGROUP, USERGROUPS = "name", "conversation", "usergroup", "usergroups"
+PD_SERVICE, ROUTING_KEY = "pagerduty_service", "routing_key"
 USERGROUP_ID_FIELD = "usergroup_id"
 ARCHIVE_DAYS = "archive_days"
 # How the fields are called where the admin typed them, for answers that arrive after the modal closed.
 SOS_LABELS = {NAME: "Name", CONVERSATION: "Channel", USERGROUP: "Usergroup to mention"}
-COMPONENT_LABELS = {NAME: "Name", USERGROUPS: "Usergroups to invite"}
+COMPONENT_LABELS = {
+    NAME: "Name",
+    USERGROUPS: "Usergroups to invite",
+    PD_SERVICE: "PagerDuty service",
+    ROUTING_KEY: "Own routing key",
+}
 USERGROUP_LABELS = {USERGROUP_ID_FIELD: "Usergroup ID"}
 SETTINGS_LABELS = {ARCHIVE_DAYS: "Archive closed incident channels after (days)"} | {
     sev: f"{sev} reminder (minutes)" for sev in SEVERITIES
@@ -44,6 +51,9 @@ class FieldErrors(InvalidInput):
         lines = [f"• *{(labels or {}).get(name, name)}*: {message}" for name, message in errors.items()]
         super().__init__("Nothing was saved.\n" + "\n".join(lines))
         self.errors = dict(errors)
+
+
+PD_SERVICE_ID = re.compile(r"P[A-Z0-9]{1,31}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,10 @@ class ComponentForm:
     # None: the form had no usergroups field (none imported yet), so the component keeps what it had.
     usergroup_ids: tuple[str, ...] | None = None
     remove: bool = False
+    # None: not in the form (PagerDuty not connected), kept as it is; NO_SERVICE clears it.
+    pagerduty_service: str | None = None
+    # None: kept (the field still shows ••••, or is not in the form); "": removed; otherwise the new key.
+    routing_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +157,11 @@ def check_component(form: ComponentForm) -> ComponentForm:
     bad = [g for g in form.usergroup_ids or () if not USERGROUP_ID.fullmatch(g)]
     if bad:
         errors[USERGROUPS] = "Pick usergroups from the list."
+    service = form.pagerduty_service
+    if service is not None and service != NO_SERVICE and not PD_SERVICE_ID.fullmatch(service):
+        errors[PD_SERVICE] = "Pick a service from the list."
+    if form.routing_key and (problem := routing_key_problem(form.routing_key)):
+        errors[ROUTING_KEY] = f"{problem[0].upper()}{problem[1:]}, from the service's Events API v2 integration."
     if errors:
         raise FieldErrors(errors, COMPONENT_LABELS)
     usergroup_ids = tuple(dict.fromkeys(form.usergroup_ids)) if form.usergroup_ids is not None else None

@@ -39,3 +39,31 @@ class SlackLookup(Protocol):
 
     async def channel(self, *, conversation_id: str) -> SlackChannel:
         """The conversation as Vigil's bot sees it; LookupFailed (`channel_not_found`) when it cannot see it."""
+
+
+class PagedService(Protocol):
+    @property
+    def pd_id(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+class ComponentPaging(Protocol):
+    """What the back-office needs of PagerDuty for components: is it connected, its synced services, and setting a
+    component's service and own routing key (sealed there; the back-office never holds a key)."""
+
+    async def connected(self, team_id: str) -> bool: ...
+
+    async def services(self, team_id: str, query: str = "") -> Sequence[PagedService]: ...
+
+    async def set_component_target(
+        self,
+        *,
+        team_id: str,
+        actor_id: str | None,
+        component_id: int,
+        service_id: str | None,
+        routing_key: str | None,
+        keep_routing_key: bool,
+    ) -> str: ...

@@ -35,8 +35,9 @@ from bot.admin.forms import (
     check_tags,
     check_usergroup_id,
 )
-from bot.admin.ports import LookupFailed, SlackLookup
-from bot.blocks.home import ComponentLine, SettingsLine, SosTargetLine, UsergroupLine
+from bot.admin.ports import ComponentPaging, LookupFailed, SlackLookup
+from bot.blocks.admin import NO_SERVICE
+from bot.blocks.home import ComponentLine, ServiceOption, SettingsLine, SosTargetLine, UsergroupLine
 from bot.clock import Clock
 from bot.directory import Directory
 from bot.home.queries import component_line, settings_line, sos_target_line, tag_values, usergroup_line
@@ -107,6 +108,7 @@ class SosTargetView:
 class ComponentView:
     component: ComponentLine | None  # None: a new one
     usergroups: list[UsergroupLine]
+    services: list[ServiceOption] | None = None  # None: PagerDuty is not connected
 
 
 def _wanted(shown: Mapping[str, str | None] | None, tag: str, chosen: str | None, current: str | None) -> tuple[bool, bool]:
@@ -153,6 +155,8 @@ class AdminService:
         self.directory = directory
         self.slack = slack
         self.clock = clock
+        # Set by the container once PagerDuty's service exists: a component's service and routing key are its.
+        self.pagerduty: ComponentPaging | None = None
 
     # ---------------------------------------------------------------- plumbing
 
@@ -335,7 +339,12 @@ class AdminService:
             if row is None:
                 raise NotFound("That component no longer exists; reopen App Home to see the current ones.")
             component = component_line(row)
-        return ComponentView(component, await self._usergroups(team_id))
+        return ComponentView(component, await self._usergroups(team_id), await self._pagerduty_services(team_id))
+
+    async def _pagerduty_services(self, team_id: str) -> list[ServiceOption] | None:
+        if self.pagerduty is None or not await self.pagerduty.connected(team_id):
+            return None
+        return [ServiceOption(pd_id=s.pd_id, name=s.name) for s in await self.pagerduty.services(team_id)]
 
     async def save_component(self, *, team_id: str, user_id: str, form: ComponentForm) -> str:
         """Add, edit or (Remove ticked) delete a component; its incidents keep their history either way."""
@@ -354,7 +363,7 @@ class AdminService:
 
             return f"Removed component {await self._transaction(team_id, remove)}; its incidents keep their history."
 
-        async def write(session: AsyncSession) -> None:
+        async def write(session: AsyncSession) -> tuple[int, str | None]:
             existing = None
             if component_id is not None:
                 existing = await get_component(session, team_id=team_id, component_id=component_id)
@@ -383,9 +392,21 @@ class AdminService:
             )
             if saved is None:
                 raise NotFound(COMPONENT_GONE)
+            return saved.id, existing.pagerduty_service_id if existing is not None else None
 
-        await self._transaction(team_id, write)
-        return f"Saved component {form.name}."
+        saved_id, service_was = await self._transaction(team_id, write)
+        paged = ""
+        if self.pagerduty is not None and (form.pagerduty_service is not None or form.routing_key is not None):
+            wanted = form.pagerduty_service if form.pagerduty_service is not None else service_was
+            paged = await self.pagerduty.set_component_target(
+                team_id=team_id,
+                actor_id=user_id,
+                component_id=saved_id,
+                service_id=None if wanted in (None, NO_SERVICE) else wanted,
+                routing_key=form.routing_key or None,
+                keep_routing_key=form.routing_key is None,
+            )
+        return f"Saved component {form.name}." + (f" {paged}" if paged else "")
 
     # ---------------------------------------------------------------- usergroups
 

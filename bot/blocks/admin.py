@@ -9,12 +9,23 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot import slack_ids as ids
-from bot.blocks.home import TAG_HELP, ComponentLine, SettingsLine, SosTargetLine, UsergroupLine, clip, esc
+from bot.blocks.home import (
+    TAG_HELP,
+    ComponentLine,
+    ServiceOption,
+    SettingsLine,
+    SosTargetLine,
+    UsergroupLine,
+    clip,
+    esc,
+)
 
 MAX_SOS_NAME = 80
 MAX_COMPONENT_NAME = 120
 MAX_SOS_MESSAGE = 2000
 MAX_OPTIONS = 100
+NO_SERVICE = "none"  # the PagerDuty service select's option for "no service"
+MASKED = "••••"  # a stored routing key, never shown
 # Which modal field holds which tag.
 CONVERSATION_TAG_BLOCKS = {
     "tech_incidents": ids.BLOCK_TAG_TECH_INCIDENTS,
@@ -237,7 +248,13 @@ def sos_target_modal(*, target: SosTargetLine | None, usergroups: Sequence[Userg
 # ---------------------------------------------------------------- components
 
 
-def component_modal(*, component: ComponentLine | None, usergroups: Sequence[UsergroupLine]) -> dict[str, Any]:
+def component_modal(
+    *,
+    component: ComponentLine | None,
+    usergroups: Sequence[UsergroupLine],
+    services: Sequence[ServiceOption] | None = None,
+) -> dict[str, Any]:
+    """`services` None: PagerDuty is not connected, so the component has no PagerDuty fields."""
     blocks = [
         _input(
             ids.BLOCK_COMPONENT_NAME,
@@ -268,14 +285,10 @@ def component_modal(*, component: ComponentLine | None, usergroups: Sequence[Use
         )
     else:
         blocks.append(_no_usergroups("invite one"))
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": "PagerDuty service and routing key arrive with the PagerDuty integration."}
-            ],
-        }
-    )
+    if services is None:
+        blocks.append(_context("Connect PagerDuty to page and invite a component's on-call."))
+    else:
+        blocks += _pagerduty_fields(component, services)
     if component is not None:
         blocks.append(_remove_checkbox("component"))
     title = "Edit component" if component else "Add component"
@@ -373,3 +386,39 @@ def sos_request_text(
     where = f" in <#{channel_id}>" if channel_id else ""
     quoted = "\n".join(f"> {line}" for line in esc(message).splitlines() or [""])
     return clip(f"{mention}:sos: <@{user_id}> needs help with *{what}*{where}:\n{quoted}", 3900)
+
+
+def _pagerduty_fields(component: ComponentLine | None, services: Sequence[ServiceOption]) -> list[dict[str, Any]]:
+    """The service its incidents page (and whose on-call joins), and optionally its own Events routing key."""
+    none = {"text": _plain("No PagerDuty service"), "value": NO_SERVICE}
+    options = [none] + [{"text": _plain(clip(s.name, 75)), "value": s.pd_id} for s in services[: MAX_OPTIONS - 1]]
+    current = component.pagerduty_service_id if component else None
+    select: dict[str, Any] = {"type": "static_select", "action_id": ids.ACTION_COMPONENT_PD_SERVICE, "options": options}
+    chosen = next((o for o in options if o["value"] == current), none)
+    select["initial_option"] = chosen
+    blocks = [
+        _input(
+            ids.BLOCK_COMPONENT_PD_SERVICE,
+            "PagerDuty service",
+            select,
+            hint="Paged for this component's incidents (by its escalation policy); its on-call joins their channels.",
+        )
+    ]
+    has_key = component is not None and component.has_routing_key
+    blocks.append(
+        _input(
+            ids.BLOCK_COMPONENT_ROUTING_KEY,
+            "Own routing key",
+            _text_input(ids.ACTION_COMPONENT_ROUTING_KEY, initial=MASKED if has_key else None, max_length=64),
+            optional=True,
+            hint="An Events API v2 integration key that pages this component instead; stored encrypted. "
+            "Leave •••• to keep it, empty to remove it.",
+        )
+    )
+    if not services:
+        blocks.append(_context("No PagerDuty services synced yet: they appear after the first `sync_pagerduty`."))
+    return blocks
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}

@@ -78,7 +78,7 @@ def opening_blocks(card: IncidentCard) -> list[dict[str, Any]]:
                     _button("Acknowledge", ids.ACTION_ACK, value, style="primary" if not card.acknowledged_at else None),
                     _button("Update", ids.ACTION_UPDATE, value),
                     _button("Resolve", ids.ACTION_RESOLVE, value),
-                    _button("Page on-call", ids.ACTION_PAGE, value, style="danger"),
+                    _button("Page on-call", ids.ACTION_PAGE, value, style="danger") | {"confirm": PAGE_CONFIRM},
                 ],
             }
         )
@@ -96,6 +96,17 @@ def missing_block(card: IncidentCard) -> dict[str, Any]:
         "text": {"type": "mrkdwn", "text": text},
         "accessory": _button("Retry", ids.ACTION_REPAIR, str(card.number)),
     }
+
+
+PAGE_CONFIRM = {
+    "title": {"type": "plain_text", "text": "Page on-call?"},
+    "text": {
+        "type": "mrkdwn",
+        "text": "PagerDuty notifies whoever is on call for this incident's service, by their own notification rules.",
+    },
+    "confirm": {"type": "plain_text", "text": "Page"},
+    "deny": {"type": "plain_text", "text": "Cancel"},
+}
 
 
 def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Reads only; admin tabs load nothing for non-admins (they get the overview), so a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,12 +33,15 @@ from bot.blocks.home import (
     UsergroupLine,
 )
 from bot.blocks.integrations import DELIVERY_LOG_SIZE, IntegrationsTab
+from bot.clock import Clock, SystemClock
 from bot.incidents.access import Actor
 from bot.incidents.states import Status
 from db.components import list_components
 from db.identities import identities_of
 from db.incidents import visible_incidents
+from db.integrations import active_integrations
 from db.models import Component, Identity, Incident, SosTarget, Usergroup
+from db.pagerduty import shifts_of
 from db.sos import list_sos_targets
 from db.tags import CONVERSATION_TAGS, DEV_FIREFIGHTER, USERGROUP_TAGS, tagged_conversation, tagged_usergroup
 from db.usergroups import list_usergroups
@@ -70,7 +74,13 @@ def sos_target_line(row: SosTarget) -> SosTargetLine:
 
 
 def component_line(row: Component) -> ComponentLine:
-    return ComponentLine(id=row.id, name=row.name, usergroup_ids=tuple(row.usergroup_ids or ()))
+    return ComponentLine(
+        id=row.id,
+        name=row.name,
+        usergroup_ids=tuple(row.usergroup_ids or ()),
+        pagerduty_service_id=row.pagerduty_service_id,
+        has_routing_key=row.pagerduty_routing_key is not None,
+    )
 
 
 def usergroup_line(row: Usergroup) -> UsergroupLine:
@@ -92,13 +102,23 @@ async def tag_values(session: AsyncSession, *, team_id: str) -> tuple[dict[str, 
     return conversations, usergroups
 
 
+SHIFTS_AHEAD = timedelta(days=7)
+SHIFTS_SHOWN = 5
+
+
 class HomeQueries:
     def __init__(
-        self, *, sessions: async_sessionmaker[AsyncSession], command: str, integrations: IntegrationService | None = None
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        command: str,
+        integrations: IntegrationService | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.sessions = sessions
         self.command = command
         self.integrations = integrations
+        self.clock = clock or SystemClock()
 
     async def home(
         self, *, actor: Actor, team_id: str, tab: str, page: int = 0, notice: str | None = None, alert: bool = False
@@ -175,4 +195,14 @@ class HomeQueries:
                 identity_line(row) for row in await identities_of(session, team_id=team_id, user_id=actor.user_id)
             ],
             "help_channel_id": await tagged_conversation(session, team_id=team_id, tag=DEV_FIREFIGHTER),
+            **await self._shifts(session, actor, team_id=team_id),
         }
+
+    async def _shifts(self, session: AsyncSession, actor: Actor, *, team_id: str) -> dict[str, Any]:
+        """The viewer's PagerDuty shifts now and over the next days, as the last sync saw them."""
+        connected = any(i.kind == "pagerduty" for i in await active_integrations(session, team_id=team_id))
+        if not connected:
+            return {"pagerduty": False}
+        now = self.clock.now()
+        shifts = await shifts_of(session, team_id=team_id, slack_user_id=actor.user_id, now=now, until=now + SHIFTS_AHEAD)
+        return {"pagerduty": True, "shifts": shifts[:SHIFTS_SHOWN], "now": now}

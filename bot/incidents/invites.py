@@ -1,6 +1,6 @@
 """Who is invited to an incident channel: a registry of async strategies, each returning Slack user ids.
 
-Strategies are plain async functions over an `InviteContext`; adding PagerDuty on-call later is one more entry.
+Strategies are plain async functions over an `InviteContext`; PagerDuty's on-call is one of them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ class InviteContext:
     component_usergroups: tuple[str, ...]
     public_p1_usergroup: str | None
     members_of: MembersOf
+    # Slack users on call now (level 1) for the component's PagerDuty service, as the last sync saw them.
+    oncall: tuple[str, ...] = ()
 
 
 InviteStrategy = Callable[[InviteContext], Awaitable[Iterable[str]]]
@@ -45,11 +47,17 @@ async def public_p1_usergroup(ctx: InviteContext) -> Iterable[str]:
     return await ctx.members_of(ctx.public_p1_usergroup)
 
 
+async def pagerduty_oncall(ctx: InviteContext) -> Iterable[str]:
+    """Public incidents only: a private incident's channel is for the people its declarer chose."""
+    return [] if ctx.card.private else list(ctx.oncall)
+
+
 DEFAULT_STRATEGIES: dict[str, InviteStrategy] = {
     "reporter": reporter,
     "commander": commander,
     "component_usergroups": component_usergroups,
     "public_p1_usergroup": public_p1_usergroup,
+    "pagerduty_oncall": pagerduty_oncall,
 }
 
 

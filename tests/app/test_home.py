@@ -125,7 +125,7 @@ async def test_non_admin_home_shows_their_world_and_no_admin_sections(vigil: Vig
     assert "INC-2" not in text and "Leaked key" not in text and (secret.channel_id or "?") not in text
     assert "`bobby`" in text and "`PBOB123` _(matched by email)_" in text
     assert f"<#{GENERAL}>" in text  # the help channel
-    assert "PagerDuty is not connected yet" in text
+    assert "PagerDuty is not connected" in text
     assert "*Integrations*\\nNone yet." in text
     # Published for Bob alone.
     assert {c.args["user_id"] for c in vigil.emu.calls_to("views.publish")} == {BOB}

@@ -1,8 +1,8 @@
 """The one shared test of the outbound guard, run against every HTTP stack Vigil uses, plus the policy's tables.
 
 Each stack (aiohttp via `make_session`, requests via `requests_session`, httpx2 via `httpx2_transport` in an
-`httpx2.Client`) talks to recording fake servers on 127.0.0.1. The sync stacks run in a worker thread because the
-fakes run on the test's loop.
+`httpx2.Client`, and the `pagerduty` library's clients on that transport) talks to recording fake servers on
+127.0.0.1. The sync stacks run in a worker thread because the fakes run on the test's loop.
 
 Everything local is loopback, so to show a redirect check with `allow_private=False` a test needs a first hop the
 policy lets through: `allow_only(port)` is an address checker that treats 127.0.0.1 on that one port as public
@@ -31,6 +31,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.settings import Settings
+from integrations.base import DeliveryFailed
 from integrations.http.aio import make_session
 from integrations.http.guard import (
     AddressChecker,
@@ -42,6 +43,7 @@ from integrations.http.guard import (
     ssl_context,
 )
 from integrations.http.sync import httpx2_transport, requests_session
+from integrations.pagerduty.client import PagerDutyApi
 from tests.fakes.plugin import ServerFactory
 
 SECRET = "s3cret-sig"
@@ -508,3 +510,29 @@ def test_policy_from_settings(tmp_path: Path) -> None:
     settings = Settings.model_construct(outbound_allow_private=True, ca_bundle=tmp_path / "ca.pem")
     assert OutboundPolicy.from_settings(settings) == OutboundPolicy(allow_private=True, ca_bundle=tmp_path / "ca.pem")
     assert OutboundPolicy.from_settings(Settings.model_construct()) == OutboundPolicy()
+
+
+async def test_the_pagerduty_library_clients_send_through_the_guarded_transport(
+    strict: OutboundPolicy, on_prem: OutboundPolicy, https_server: ServerFactory
+) -> None:
+    """The `pagerduty` library's REST and Events clients (subclasses of `httpx2.Client`) are built on the guard's
+    transport: with the policy they reach a server its CA bundle trusts, without it they never connect."""
+    server = await https_server()
+    server.route("/abilities").respond(200, json={"abilities": []})
+    server.route("/v2/enqueue").respond(202, json={"status": "success", "dedup_key": "k"})
+    by_name = server.url_for("", host="localhost")
+
+    def send(policy: OutboundPolicy) -> list[int]:
+        api = PagerDutyApi(transport=httpx2_transport(policy), events_url=by_name, api_url=by_name, api_token=SECRET)
+        reply = api.rest("GET", "/abilities")
+        event = api.event("R" * 32, "trigger", dedup_key="k", payload={"summary": "s", "source": "v", "severity": "info"})
+        return [reply.status, event.status]
+
+    assert await asyncio.to_thread(send, on_prem) == [200, 202]
+    assert [r.path for r in server.requests] == ["/abilities", "/v2/enqueue"]
+    connections = server.connections
+    with pytest.raises(DeliveryFailed) as refused:
+        await asyncio.to_thread(send, strict)
+    assert str(refused.value).startswith("refused: localhost resolves to a loopback address")
+    assert refused.value.retryable is False and SECRET not in str(refused.value)
+    assert server.connections == connections and len(server.requests) == 2
