@@ -19,17 +19,22 @@ from bot.identities import IdentityService
 from bot.incidents.events import EventBus
 from bot.incidents.ports import ChatPort
 from bot.incidents.queries import IncidentQueries
+from bot.incidents.reminders import Housekeeping, HousekeepingChat
 from bot.incidents.service import IncidentService
+from bot.jobs.service import JobService, JobTiming, Sleep
 from bot.metrics import Metrics
 from bot.people import DirectoryPeople
 from bot.settings import Settings
 from bot.slack_chat import SlackChat
 from bot.slack_client import make_slack_client
+from bot.slack_housekeeping import SlackHousekeeping
 from bot.sos import SosService
 from db.engine import make_engine, make_session_factory
 from integrations.http.aio import make_session
 from integrations.http.guard import OutboundPolicy
+from integrations.inbound.service import InboundService
 from integrations.outbox import Outbox
+from integrations.pagerduty.service import PagerDutyService
 from integrations.registry import PROVIDERS, Registry
 from integrations.secret_box import KeyRing
 from integrations.service import IntegrationService
@@ -72,8 +77,22 @@ class Container:
     identities: IdentityService
     integrations: IntegrationService
     worker: DeliveryWorker
+    inbound: InboundService
     outbound: OutboundSession
+    pagerduty: PagerDutyService
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def jobs(self) -> JobService:
+        """Scheduled jobs (in `extras`, so listeners receive it by name as `jobs`)."""
+        jobs: JobService = self.extras["jobs"]
+        return jobs
+
+    @property
+    def housekeeping(self) -> Housekeeping:
+        """Reminders and archiving (in `extras`, so listeners receive it by name as `housekeeping`)."""
+        housekeeping: Housekeeping = self.extras["housekeeping"]
+        return housekeeping
 
     async def open(self) -> None:
         """Start what needs a running loop: one pooled HTTP session for Slack, so calls reuse connections."""
@@ -85,6 +104,7 @@ class Container:
         if http is not None:
             await http.close()
         await self.outbound.close()
+        self.pagerduty.close()
         await self.engine.dispose()
 
 
@@ -123,15 +143,33 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
         outbound_enabled=settings.outbound_enabled,
         directory=directory,
     )
+    pagerduty = PagerDutyService(
+        sessions=sessions,
+        clock=clock,
+        keys=keys,
+        policy=policy,
+        worker=worker,
+        outbound_enabled=settings.outbound_enabled,
+        directory=directory,
+    )
+    admin.pagerduty = pagerduty
     # The Integrations tab reads through the integration service (it alone opens sealed secrets).
     home = HomePublisher(
-        queries=HomeQueries(sessions=sessions, command=settings.command, integrations=integrations),
+        queries=HomeQueries(sessions=sessions, command=settings.command, integrations=integrations, clock=clock),
         directory=directory,
         slack=slack,
     )
+    housekeeping_chat: HousekeepingChat = overrides.pop("housekeeping_chat", None) or SlackHousekeeping(slack)
+    housekeeping = Housekeeping(sessions=sessions, chat=housekeeping_chat, clock=clock)
+    job_timing: JobTiming | None = overrides.pop("job_timing", None)
+    job_sleep: Sleep | None = overrides.pop("job_sleep", None)
+    inbound = InboundService(
+        sessions=sessions, clock=clock, keys=keys, incidents=incidents, metrics=metrics, directory=directory
+    )
+    inbound.extra_actions["record_page"] = pagerduty.record_from_webhook
     if overrides:
         raise TypeError(f"unknown overrides: {', '.join(sorted(overrides))}")
-    return Container(
+    container = Container(
         settings=settings,
         clock=clock,
         metrics=metrics,
@@ -149,4 +187,9 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
         integrations=integrations,
         worker=worker,
         outbound=outbound,
+        inbound=inbound,
+        pagerduty=pagerduty,
+        extras={"housekeeping": housekeeping},
     )
+    container.extras["jobs"] = JobService(container, timing=job_timing, sleep=job_sleep)
+    return container

@@ -28,5 +28,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.inbound_requests = Counter(
+            "vigil_inbound_requests",
+            "Inbound webhook requests by integration kind and the HTTP status answered",
+            ["kind", "status"],
+            registry=self.registry,
+        )
+        self.inbound_unverified = Counter(
+            "vigil_inbound_verification_failures",
+            "Inbound webhook requests refused for a missing, wrong or stale signature, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

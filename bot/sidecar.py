@@ -1,14 +1,17 @@
-"""The aiohttp sidecar: health, readiness and metrics now; inbound webhooks mount here later."""
+"""The aiohttp sidecar: health, readiness, metrics, and the inbound webhooks of integrations."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from sqlalchemy import text
 
 from bot.container import Container
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 # An orchestrator probing /readyz wants an answer, not a hang: a database that does not answer within this is "not
@@ -44,6 +47,33 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": container.metrics.content_type})
 
 
+async def hook(request: web.Request) -> web.Response:
+    """`POST /hooks/{kind}/{integration_id}`: the body read raw (signatures are over the bytes), at most 1 MiB — a
+    declared length over it is refused before a byte is read — then handed to the inbound service."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return _too_large()
+    body = await request.content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        return _too_large()
+    inbound = request.app[CONTAINER].inbound
+    try:
+        reply = await inbound.receive(
+            kind=request.match_info["kind"],
+            integration_id=request.match_info["integration_id"],
+            headers=request.headers,
+            body=body,
+        )
+    except Exception:
+        # The database or the key ring failing is not the sender's fault: 503 asks it to send again later.
+        log.exception("inbound webhook could not be handled")
+        return web.json_response({"ok": False, "outcome": "Vigil is unavailable; try again later"}, status=503)
+    return web.json_response(dict(reply.body), status=reply.status)
+
+
+def _too_large() -> web.Response:
+    return web.json_response({"ok": False, "outcome": f"body over {MAX_BODY} bytes"}, status=413)
+
+
 def build_sidecar(container: Container, *, socket_connected: Callable[[], Awaitable[bool]]) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app[CONTAINER] = container
@@ -51,4 +81,5 @@ def build_sidecar(container: Container, *, socket_connected: Callable[[], Awaita
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_post("/hooks/{kind}/{integration_id}", hook)
     return app

@@ -378,6 +378,8 @@ def build_slack_app(container: Container) -> SlackApp:
         context["sos"] = container.sos
         context["identities"] = container.identities
         context["integrations"] = container.integrations
+        context["inbound"] = container.inbound
+        context["pagerduty"] = container.pagerduty
         for name, service in container.extras.items():
             context[name] = service
         await next()

@@ -27,8 +27,16 @@ ACTION_ACK = "incident_ack"
 ACTION_UPDATE = "incident_update"
 ACTION_RESOLVE = "incident_resolve"
 ACTION_PAGE = "incident_page"
+ACTION_ONCALL_PAGE = "oncall_page"
+ACTION_ONCALL_PAGE_MENU = "oncall_page_menu"
 # Retry on the opening message's warning about Slack steps that failed for good (value: the incident number).
 ACTION_REPAIR = "incident_repair"
+
+# Snooze buttons on a reminder (value: the incident number); each snoozes the incident's reminders for its minutes.
+BLOCK_REMINDER = "reminder_actions"
+ACTION_REMINDER_SNOOZE_30 = "reminder_snooze_30"
+ACTION_REMINDER_SNOOZE_60 = "reminder_snooze_60"
+ACTION_REMINDER_SNOOZE_120 = "reminder_snooze_120"
 
 # The update modal.
 VIEW_UPDATE = "update_incident"
@@ -57,6 +65,7 @@ ACTION_ADMIN_EDIT_COMPONENT = "admin_edit_component"
 ACTION_ADMIN_IMPORT_USERGROUP = "admin_import_usergroup"
 ACTION_ADMIN_USERGROUP_MENU = "admin_usergroup_menu"
 ACTION_ADMIN_EDIT_SETTINGS = "admin_edit_settings"
+ACTION_ADMIN_EDIT_JOBS = "admin_edit_jobs"
 # Integrations (listeners/admin/integrations.py): Connect carries a kind, Retry a delivery id, the others an integration id.
 ACTION_ADMIN_CONNECT_INTEGRATION = "admin_connect_integration"
 ACTION_ADMIN_EDIT_INTEGRATION = "admin_edit_integration"
@@ -66,6 +75,8 @@ ACTION_ADMIN_ENABLE_INTEGRATION = "admin_enable_integration"
 ACTION_ADMIN_ROTATE_INTEGRATION_SECRET = "admin_rotate_integration_secret"
 ACTION_ADMIN_REMOVE_INTEGRATION = "admin_remove_integration"
 ACTION_ADMIN_RETRY_DELIVERY = "admin_retry_delivery"
+ACTION_ADMIN_INBOUND_LOG = "admin_inbound_log"
+ACTION_ADMIN_RETRY_INBOUND = "admin_retry_inbound"
 
 # Admin modals.
 VIEW_ADMIN_TAGS = "admin_tags"
@@ -73,6 +84,7 @@ VIEW_ADMIN_SOS = "admin_sos_target"
 VIEW_ADMIN_COMPONENT = "admin_component"
 VIEW_ADMIN_USERGROUP = "admin_usergroup"
 VIEW_ADMIN_SETTINGS = "admin_settings"
+VIEW_ADMIN_JOBS = "admin_jobs"
 BLOCK_TAG_TECH_INCIDENTS = "tag_tech_incidents"
 BLOCK_TAG_DEV_FIREFIGHTER = "tag_dev_firefighter"
 BLOCK_TAG_IT_DEPLOY = "tag_it_deploy"
@@ -83,16 +95,22 @@ BLOCK_SOS_CONVERSATION, ACTION_SOS_CONVERSATION = "sos_conversation", "sos_conve
 BLOCK_SOS_USERGROUP, ACTION_SOS_USERGROUP = "sos_usergroup", "sos_usergroup_select"
 BLOCK_COMPONENT_NAME, ACTION_COMPONENT_NAME = "component_name", "component_name_input"
 BLOCK_COMPONENT_USERGROUPS, ACTION_COMPONENT_USERGROUPS = "component_usergroups", "component_usergroups_select"
+BLOCK_COMPONENT_PD_SERVICE, ACTION_COMPONENT_PD_SERVICE = "component_pd_service", "component_pd_service_select"
+BLOCK_COMPONENT_ROUTING_KEY, ACTION_COMPONENT_ROUTING_KEY = "component_routing_key", "component_routing_key_input"
 BLOCK_USERGROUP_ID, ACTION_USERGROUP_ID = "usergroup_id", "usergroup_id_input"
 BLOCK_ARCHIVE_DAYS, ACTION_ARCHIVE_DAYS = "archive_days", "archive_days_input"
 BLOCK_REMINDER_P1, BLOCK_REMINDER_P2, BLOCK_REMINDER_P3 = "reminder_p1", "reminder_p2", "reminder_p3"
 BLOCK_REMINDER_P4, BLOCK_REMINDER_P5 = "reminder_p4", "reminder_p5"
 ACTION_REMINDER = "reminder_minutes_input"
+# The job schedules modal: one input per job (block_id = prefix + the job's name), and purge_logs' retention.
+BLOCK_JOB_PREFIX, ACTION_JOB_MINUTES = "job_", "job_minutes_input"
+BLOCK_JOB_KEEP_DAYS, ACTION_JOB_KEEP_DAYS = "job_keep_days", "job_keep_days_input"
 BLOCK_REMOVE, ACTION_REMOVE = "remove", "remove_checkbox"
 
 # The integration modal: one form per kind, its settings and secrets drawn from the provider's Field tuples (block_id =
 # prefix + the field's name), the filters every kind shares.
 VIEW_ADMIN_INTEGRATION = "admin_integration"
+VIEW_ADMIN_INBOUND_LOG = "admin_inbound_log_view"
 BLOCK_INTEGRATION_NAME, ACTION_INTEGRATION_NAME = "integration_name", "integration_name_input"
 BLOCK_INTEGRATION_SETTING_PREFIX, ACTION_INTEGRATION_SETTING = "integration_setting_", "integration_setting_input"
 BLOCK_INTEGRATION_SECRET_PREFIX, ACTION_INTEGRATION_SECRET = "integration_secret_", "integration_secret_input"

@@ -19,6 +19,7 @@ from bot.settings import Settings
 from commands import work
 from commands.grammar import ParsedCommand, help_text, parse
 from commands.link import handle_link
+from commands.oncall import handle_oncall, handle_page
 from commands.open import open_declare_modal
 from commands.sos import handle_sos
 from commands.update import open_update_modal
@@ -44,10 +45,12 @@ SUBCOMMANDS: dict[str, SubcommandHandler] = {
     "timeline": work.handle_timeline,
     "sos": handle_sos,
     "link": handle_link,
+    "oncall": handle_oncall,
+    "page": handle_page,
 }
 
 # The services subcommand handlers take, by name, from Bolt's context.
-SERVICES = ("incidents", "queries", "directory", "settings", "admin", "home", "sos", "identities")
+SERVICES = ("incidents", "queries", "directory", "settings", "admin", "home", "sos", "identities", "pagerduty")
 
 
 def help_channel_line(channel_id: str | None) -> str:

@@ -580,3 +580,132 @@ class IncidentPage(Base):
         CheckConstraint(f"status IN ({', '.join(repr(s) for s in PAGE_STATUSES)})", name="status"),
         Index("ix_incident_page_dedup", "integration_id", "dedup_key"),
     )
+
+
+# ---------------------------------------------------------------- inbound webhooks
+
+
+INBOUND_STATUSES = ("pending", "done", "ignored", "failed", "refused")
+
+
+class InboundDelivery(Base):
+    """One request to `POST /hooks/{kind}/{integration_id}` of a known integration: its log line, and — when it was
+    verified — the inbox row it is processed from, written before the vendor gets its answer, so a crash after the
+    answer loses nothing. `dedup_id` (the vendor's delivery id, else a hash of the body) makes a re-sent delivery
+    land once. A refused request (bad signature) keeps no body and no dedup id, only what happened."""
+
+    __tablename__ = "inbound_delivery"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    integration_id: Mapped[str] = mapped_column(ForeignKey("integration.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    dedup_id: Mapped[str | None] = mapped_column(String(255))
+    received_at: Mapped[datetime] = mapped_column()
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    http_status: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(500), default="")
+    # What to do, as parsed from the verified body (never the raw body: it may carry people's data Vigil has no use
+    # for); processed once, retried on failure.
+    instructions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    claimed_until: Mapped[datetime | None] = mapped_column()
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (
+        UniqueConstraint("integration_id", "dedup_id"),
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in INBOUND_STATUSES)})", name="status"),
+        Index("ix_inbound_delivery_due", "status", "next_attempt_at"),
+        Index("ix_inbound_delivery_log", "integration_id", "id"),
+    )
+
+
+# ---- scheduled jobs
+
+
+JOB_OUTCOMES = ("running", "ok", "failed", "abandoned")
+JOB_TRIGGERS = ("schedule", "cli", "admin")
+
+
+class JobSchedule(Base):
+    """An admin's schedule for one job: every `interval_minutes`, or off (None). No row: the job's default.
+    `options` holds a job's own settings (how long `purge_logs` keeps logs)."""
+
+    __tablename__ = "job_schedule"
+
+    team_id: Mapped[str] = mapped_column(TeamId, ForeignKey("workspace.team_id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    interval_minutes: Mapped[int | None] = mapped_column(Integer)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_by: Mapped[str | None] = mapped_column(SlackId)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class JobRun(Base):
+    """One run of a job, scheduled or asked for (`vigil jobs run`): written when its lease is taken, finished with its
+    outcome, counts and sanitised error. A run left `running` by a runner that died becomes `abandoned`."""
+
+    __tablename__ = "job_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    name: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(16))
+    holder: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({', '.join(repr(s) for s in JOB_OUTCOMES)})", name="outcome"),
+        CheckConstraint(f"trigger IN ({', '.join(repr(s) for s in JOB_TRIGGERS)})", name="trigger"),
+        Index("ix_job_run_last", "team_id", "name", "id"),
+        Index("ix_job_run_started", "started_at"),
+    )
+
+
+class JobLease(Base):
+    """Who runs a job now: taken before every run (scheduled or not) with a conditional upsert, renewed while the run
+    lasts, deleted after it. A lease past `expires_at` belongs to a runner that died and may be taken over."""
+
+    __tablename__ = "job_lease"
+
+    team_id: Mapped[str] = mapped_column(TeamId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class IncidentReminder(Base):
+    """The reminders of one incident: when the last was posted (and where, while its Snooze buttons are live), and
+    until when someone snoozed them."""
+
+    __tablename__ = "incident_reminder"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(TeamId)
+    reminded_at: Mapped[datetime | None] = mapped_column()
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    channel_id: Mapped[str | None] = mapped_column(SlackId)
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    snoozed_until: Mapped[datetime | None] = mapped_column()
+    snoozed_by: Mapped[str | None] = mapped_column(SlackId)
+
+
+class ConversationMember(Base):
+    """Members of the tagged conversations, as `sync_slack_conversations` last read them (incident channels keep
+    theirs in `incident_member`)."""
+
+    __tablename__ = "conversation_member"
+
+    team_id: Mapped[str] = mapped_column(TeamId, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(SlackId, primary_key=True)
+    user_id: Mapped[str] = mapped_column(SlackId, primary_key=True)

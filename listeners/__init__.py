@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from listeners import actions, admin, declare, home, membership, reactions, sos, update
+    from listeners import actions, admin, declare, home, membership, oncall, reactions, reminders, sos, update
 
     declare.register(registry)
     membership.register(registry)
@@ -19,3 +19,5 @@ def register(registry: Registry) -> None:
     home.register(registry)
     admin.register(registry)
     sos.register(registry)
+    reminders.register(registry)
+    oncall.register(registry)

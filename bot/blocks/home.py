@@ -6,14 +6,16 @@ Every list is paged so that a view stays far below Slack's 100-block limit whate
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot import slack_ids as ids
 from bot.blocks.integrations import PAGE_SIZE as INTEGRATIONS_PAGE_SIZE
 from bot.blocks.integrations import IntegrationsTab, integrations_tab
+from bot.blocks.mrkdwn import esc
+from bot.blocks.oncall import Shift, shift_line
 
 OVERVIEW, TAGS, SOS, COMPONENTS, USERGROUPS, SETTINGS = "overview", "tags", "sos", "components", "usergroups", "settings"
 INTEGRATIONS = "integrations"
@@ -46,13 +48,6 @@ TAG_HELP = {
     "invited_for_all_public_p1": "Invited to every public P1.",
 }
 KIND_LABELS = {"pagerduty": "PagerDuty", "github": "GitHub", "jira": "Jira", "linear": "Linear", "email": "Email"}
-_ENTITY = re.compile(r"&(?!(?:amp|lt|gt);)")
-
-
-def esc(text: str) -> str:
-    """Text typed by people, made safe for mrkdwn (no accidental mentions or links); entities Slack already
-    escaped (slash-command text) stay as they are."""
-    return _ENTITY.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def clip(text: str, limit: int) -> str:
@@ -89,6 +84,16 @@ class ComponentLine:
     id: int
     name: str
     usergroup_ids: tuple[str, ...]
+    pagerduty_service_id: str | None = None
+    has_routing_key: bool = False
+
+
+@dataclass(frozen=True)
+class ServiceOption:
+    """A synced PagerDuty service a component may page."""
+
+    pd_id: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,9 @@ class HomeData:
     identities: Sequence[IdentityLine] = ()
     help_channel_id: str | None = None
     integrations: Sequence[str] = ()
+    pagerduty: bool = False  # a PagerDuty integration is on
+    shifts: Sequence[Shift] = ()
+    now: datetime | None = None
     # Admin tabs
     conversation_tags: Mapping[str, str | None] = field(default_factory=dict)
     usergroup_tags: Mapping[str, str | None] = field(default_factory=dict)
@@ -257,6 +265,17 @@ def incident_line(incident: IncidentLine) -> str:
     )
 
 
+def _shifts(data: HomeData) -> str:
+    if not data.pagerduty:
+        return "None to show: PagerDuty is not connected."
+    if not data.shifts or data.now is None:
+        return (
+            "None in the next 7 days. Not right? Your PagerDuty account is found by your email; link it with "
+            f"`{data.command} link pagerduty <your PagerDuty user id>`."
+        )
+    return "\n".join(shift_line(shift, now=data.now) for shift in data.shifts)
+
+
 def _overview(data: HomeData) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [_section("*Incidents you can see* (not closed, newest first)")]
     if not data.incidents:
@@ -264,7 +283,7 @@ def _overview(data: HomeData) -> list[dict[str, Any]]:
     blocks += [_section(incident_line(i)) for i in data.incidents[:INCIDENTS_PAGE_SIZE]]
     blocks += _pager(OVERVIEW, data.page, has_prev=data.page > 0, has_next=data.has_more_incidents)
     blocks.append({"type": "divider"})
-    blocks.append(_section("*Your on-call shifts*\nNone to show: PagerDuty is not connected yet."))
+    blocks.append(_section(f"*Your on-call shifts*\n{_shifts(data)}"))
     if data.identities:
         lines = [
             f"• {KIND_LABELS.get(i.kind, i.kind)}: `{esc(clip(i.external_id, 200))}`"
@@ -430,5 +449,9 @@ def _settings(data: HomeData) -> list[dict[str, Any]]:
         },
         _section(
             "*Integrations*\n" + (", ".join(esc(name) for name in data.integrations) if data.integrations else "None yet.")
+        ),
+        _section(
+            "*Scheduled jobs*\nSyncs, reminders, archiving and purges: their schedules and last runs.",
+            button("Job schedules", ids.ACTION_ADMIN_EDIT_JOBS),
         ),
     ]

@@ -174,6 +174,7 @@ def integration_actions(view: IntegrationView, *, can_rotate: bool) -> dict[str,
     elements = [
         button("Edit", ids.ACTION_ADMIN_EDIT_INTEGRATION, view.id),
         button("Test", ids.ACTION_ADMIN_TEST_INTEGRATION, view.id),
+        button("Inbound log", ids.ACTION_ADMIN_INBOUND_LOG, view.id),
         button("Disable", ids.ACTION_ADMIN_DISABLE_INTEGRATION, view.id)
         if view.active
         else button("Enable", ids.ACTION_ADMIN_ENABLE_INTEGRATION, view.id, style="primary"),

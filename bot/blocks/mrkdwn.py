@@ -57,6 +57,10 @@ def note_text(kind: str, text: str, data: Mapping[str, Any]) -> str:
     if kind == "sos":
         where = _id(data, "conversation_id")
         return esc(text) + (f" (in {channel(where)})" if where else "")
+    if kind == "relay":
+        by, via = data.get("by"), data.get("via")
+        head = " ".join(part for part in (esc(str(by)) if by else "", f"via {esc(str(via))}" if via else "") if part)
+        return f":speech_balloon: {head}: {esc(text)}" if head else f":speech_balloon: {esc(text)}"
     if kind == "deploy_warning":
         where = _id(data, "channel_id")
         return esc(text) + (f" in {channel(where)}" if where else "")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli.common import NOT_BUILT, F, Stop, get_settings, json_option, not_built, run_service
+from bot.cli.common import F, Stop, get_settings, json_option, run_service
 from bot.cli.output import emit, emit_rows, fail
 
 if TYPE_CHECKING:
@@ -249,8 +249,8 @@ def answer_lines(result: DeliveryView) -> dict[str, Any]:
 
 @click.group()
 def integrations() -> None:
-    """Integrations with other tools: Jira, Linear, ServiceNow, Opsgenie, Teams and generic webhooks today
-    (PagerDuty and GitHub are not built yet).
+    """Integrations with other tools: PagerDuty, Opsgenie, Jira, Linear, ServiceNow, Teams and generic webhooks
+    today (GitHub is not built yet).
 
     An integration is addressed by its id or its name. Writing verbs learn the workspace from the database, or
     from Slack's auth.test (SLACK_BOT_TOKEN) when none is recorded yet.
@@ -288,8 +288,8 @@ def integrations_add(
     include_private: bool | None,
     as_json: bool,
 ) -> None:
-    """Add an integration of KIND: jira, linear, servicenow, opsgenie, teams or webhook today (pagerduty and
-    github are refused until they are built).
+    """Add an integration of KIND: pagerduty, opsgenie, jira, linear, servicenow, teams or webhook today (github
+    is refused until it is built).
 
     Prints `id:`, `webhook_url:` (VIGIL_PUBLIC_URL/hooks/KIND/ID) and, this once only, `inbound_secret:` and any
     secret Vigil generated. Saving a secret needs VIGIL_ENCRYPTION_KEYS (`vigil keys generate` makes one).
@@ -322,10 +322,17 @@ def integrations_add(
 @integrations.command("update")
 @click.argument("integration")
 @click.option("--name", default=None, help="A new name.")
+@click.option(
+    "--inbound-token",
+    type=click.Choice(["on", "off"]),
+    default=None,
+    help="Accept X-Vigil-Token instead of a signature, for tools that cannot sign (on: a new token, shown once).",
+)
 @integration_options
 def integrations_update(
     integration: str,
     name: str | None,
+    inbound_token: str | None,
     set_values: tuple[str, ...],
     secret_values: tuple[str, ...],
     events: str | None,
@@ -349,12 +356,21 @@ def integrations_update(
         include_private=include_private,
     )
 
-    async def work(container: Container) -> IntegrationView:
+    async def work(container: Container) -> tuple[IntegrationView, str | None]:
         team = await write_team(container)
-        return await container.integrations.update(team_id=team, user_id=None, ref=integration, change=change)
+        service = container.integrations
+        view = await service.update(team_id=team, user_id=None, ref=integration, change=change)
+        if inbound_token is None:
+            return view, None
+        return await service.set_inbound_token(team_id=team, user_id=None, ref=view.id, enabled=inbound_token == "on")
 
-    view = run_service(settings, work, as_json=as_json)
-    emit(view.as_dict() if as_json else integration_lines(view), as_json=as_json)
+    view, token = run_service(settings, work, as_json=as_json)
+    lines = view.as_dict() if as_json else integration_lines(view)
+    if token is not None:
+        lines = {**lines, "inbound_token": token}
+    emit(lines, as_json=as_json)
+    if token is not None and not as_json:
+        click.echo(SHOWN_ONCE.format(keys="inbound_token"), err=True)
 
 
 @integrations.command("test")
@@ -452,12 +468,3 @@ def integrations_remove(integration: str, yes: bool, as_json: bool) -> None:
 
     view = run_service(settings, work, as_json=as_json)
     emit({"removed": view.id, "name": view.name, "kind": view.kind}, as_json=as_json)
-
-
-@integrations.command(
-    "inbound", help=NOT_BUILT + "show an integration's inbound webhook log (time, verified or not, outcome)."
-)
-@click.argument("integration")
-@json_option
-def integrations_inbound(integration: str, as_json: bool) -> None:
-    not_built(as_json=as_json)

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from bot.cli.common import describe_db_error, get_settings, json_option, not_built, run_service
+from bot.cli import inbound as _inbound  # noqa: F401  (adds `integrations inbound`)
+from bot.cli.common import describe_db_error, get_settings, json_option, run_service
 from bot.cli.deliveries import deliveries
 from bot.cli.incidents import incidents
 from bot.cli.integrations import integrations
+from bot.cli.jobs import jobs
 from bot.cli.output import emit, fail
 
 if TYPE_CHECKING:
@@ -173,47 +175,8 @@ class _Progress:
         self._done = done
 
 
-# ---- jobs: not built yet ---------------------------------------------------------------------------------------------
-# The verbs below accept the arguments they will take, so `--help` describes a real interface and a typo is still a
-# usage error (exit 2); running one says "not built yet" and exits 1.
-
-JOB_NAMES = (
-    "sync_slack_users",
-    "sync_slack_usergroups",
-    "sync_slack_conversations",
-    "sync_pagerduty",
-    "send_reminders",
-    "archive_closed_channels",
-    "purge_rotated_secrets",
-    "purge_logs",
-)
-
-
-@cli.group()
-def jobs() -> None:
-    """Not built yet: scheduled jobs (Slack and PagerDuty sync, reminders, archiving, purges)."""
-
-
-@jobs.command("list")
-@json_option
-def jobs_list(as_json: bool) -> None:
-    """Not built yet: list jobs, their schedules and their last runs."""
-    not_built(as_json=as_json)
-
-
-@jobs.command("run")
-@click.argument("name", type=click.Choice(JOB_NAMES), metavar="NAME")
-@json_option
-def jobs_run(name: str, as_json: bool) -> None:
-    """Not built yet: run one job now (never twice at once, even beside a running bot).
-
-    NAME is one of sync_slack_users, sync_slack_usergroups, sync_slack_conversations, sync_pagerduty,
-    send_reminders, archive_closed_channels, purge_rotated_secrets, purge_logs.
-    """
-    not_built(as_json=as_json)
-
-
 cli.add_command(integrations)
+cli.add_command(jobs)
 cli.add_command(deliveries)
 cli.add_command(incidents)
 

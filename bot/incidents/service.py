@@ -42,6 +42,7 @@ from db.members import add_member, members_of, remove_member
 from db.models import Component, Incident, SurfaceStep
 from db.steps import requeue, unfinished_incidents, unfinished_steps
 from db.tags import IT_DEPLOY, TECH_INCIDENTS, tagged_conversation
+from db.workspaces import lock_workspace
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +202,8 @@ class IncidentService:
                 if existing is not None:
                     return Declaration(incident=existing, created=False)
             if dedup_key:
+                # Two alerts with one key at once: the second waits here, then finds the first's incident.
+                await lock_workspace(session, team_id=team_id)
                 existing = await find_active_by_dedup_key(session, team_id=team_id, dedup_key=dedup_key)
                 if existing is not None:
                     return Declaration(incident=existing, created=False)
@@ -594,8 +597,13 @@ class IncidentService:
         source: str,
         data: dict[str, Any] | None = None,
         message_ts: str | None = None,
+        post: Note | None = None,
     ) -> bool:
-        """Append to the timeline (notes, SOS, pins); False when that message was already there (pins land once)."""
+        """Append to the timeline (notes, SOS, pins); False when that message was already there (pins land once).
+        With `post`, the entry is also said in the incident channel, as a durable step of the same transaction (a
+        message relayed from Teams)."""
+        token = uuid.uuid4().hex
+        steps: list[SurfaceStep] = []
         async with self.sessions() as session:
             try:
                 async with session.begin():
@@ -613,8 +621,12 @@ class IncidentService:
                         message_ts=message_ts,
                     )
                     row.last_update_at = self.clock.now()
+                    if post is not None:
+                        steps = await self.surfaces.plan_line(session, row, note=post, actor_id=actor_id, token=token)
             except IntegrityError:
                 return False
+        if steps:
+            await self.surfaces.run(incident.id, steps, token=token)
         return True
 
     async def get(self, *, team_id: str, number: int) -> Incident:

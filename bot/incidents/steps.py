@@ -111,6 +111,11 @@ def declaration_plan(
     return plan
 
 
+def line_plan(*, note: Note, actor_id: str | None) -> list[Planned]:
+    """One line in the incident channel (a relayed message), once the channel exists."""
+    return [Planned("change", POST_CHANGE, {"actor_id": actor_id, "notes": [note_args(note)]})]
+
+
 def refresh_plan(
     *,
     notes: Sequence[Note],

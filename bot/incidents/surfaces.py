@@ -20,9 +20,10 @@ from bot.incidents.invites import InviteContext, InviteStrategy
 from bot.incidents.outcomes import Declaration
 from bot.incidents.ports import ChatError, ChatPort, IncidentCard, Note
 from bot.incidents.step_runner import StepRunner
-from bot.incidents.steps import UPDATE_OPENING, Planned, declaration_plan, refresh_plan
+from bot.incidents.steps import UPDATE_OPENING, Planned, declaration_plan, line_plan, refresh_plan
 from db.incidents import add_timeline, timeline_of
 from db.models import Component, Incident, SurfaceStep, Usergroup
+from db.pagerduty import oncall_slack_users_for_service
 from db.tags import INVITED_FOR_ALL_PUBLIC_P1, IT_DEPLOY, TECH_INCIDENTS, tagged_conversation, tagged_usergroup
 
 log = logging.getLogger(__name__)
@@ -90,11 +91,17 @@ class Surfaces:
                 return synced[group_id]
             return await self.chat.usergroup_members(usergroup_id=group_id)
 
+        oncall: list[str] = []
+        if component is not None and component.pagerduty_service_id and not incident.private:
+            oncall = await oncall_slack_users_for_service(
+                session, team_id=team_id, service_pd_id=component.pagerduty_service_id, now=self.clock.now()
+            )
         return InviteContext(
             card=card_of(incident, component.name if component else None),
             component_usergroups=tuple(groups),
             public_p1_usergroup=p1_group,
             members_of=members_of,
+            oncall=tuple(oncall),
         )
 
     # ---------------------------------------------------------------- planning, inside the change's transaction
@@ -118,6 +125,12 @@ class Surfaces:
             warn_deploy_in=deploy_to if incident.severity == "P1" else None,
         )
         return await self.runner.write(session, incident, plan, token=token)
+
+    async def plan_line(
+        self, session: AsyncSession, incident: Incident, *, note: Note, actor_id: str | None, token: str
+    ) -> list[SurfaceStep]:
+        """Write one line in the incident channel (no surface changes)."""
+        return await self.runner.write(session, incident, line_plan(note=note, actor_id=actor_id), token=token)
 
     async def plan_refresh(
         self,

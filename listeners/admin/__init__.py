@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from listeners.admin import components, integrations, settings, sos_targets, tags, usergroups
+from listeners.admin import components, inbound, integrations, jobs, settings, sos_targets, tags, usergroups
 from listeners.admin.screens import Screen, register_screen
 
 SCREENS: tuple[Screen[Any], ...] = (tags.SCREEN, sos_targets.SCREEN, components.SCREEN, usergroups.SCREEN, settings.SCREEN)
@@ -20,3 +20,6 @@ def register(registry: Any) -> None:
     usergroups.register_menu(registry)
     # Integrations are the integration service's, with string ids and kinds: their own listeners (see the module).
     integrations.register(registry)
+    inbound.register(registry)
+    # Job schedules are the jobs service's: their own listeners too.
+    jobs.register(registry)

@@ -228,17 +228,18 @@ async def test_bad_settings_exit_2_with_one_line_per_problem(vigil: Vigil) -> No
     }
 
 
-async def test_kinds_not_built_and_bad_usage(vigil: Vigil) -> None:
-    github = await vigil("integrations", "add", "github", "--name", "g")
-    assert github.exit_code == 2
-    assert errors(github) == [
-        "error: kind: github integrations are not built yet (available: jira, linear, opsgenie, servicenow, teams, webhook)"
-    ]
+async def test_inbound_only_kinds_and_bad_usage(vigil: Vigil) -> None:
+    github = await vigil.ok("integrations", "add", "github", "--name", "g", "--set", "repos=acme/shop")
+    assert github["webhook_url"] == f"{PUBLIC_URL}/hooks/github/{github['id']}"
+    assert len(github["signing_secret"]) >= 32, "Vigil makes the webhook's secret and shows it once"
+    unknown = await vigil("integrations", "add", "slack", "--name", "s")
+    assert unknown.exit_code == 2
     twice = await vigil("integrations", "add", "webhook", "--name", "w", "--set", "url=https://a.example", "--set", "url=b")
     assert twice.exit_code == 2 and errors(twice) == ["error: --set url: given twice"]
     assert (await vigil("integrations", "add", "webhook", "--name", "w", "--set", "url")).exit_code == 2
-    inbound = await vigil("integrations", "inbound", "w")
-    assert inbound.exit_code == 1 and errors(inbound) == ["error: vigil integrations inbound is not built yet"]
+    inbound = await vigil("integrations", "inbound", "nosuch")
+    assert inbound.exit_code == 1 and errors(inbound) == ["error: No integration 'nosuch'."]
+    assert (await vigil("integrations", "inbound", "g", "--limit", "0")).exit_code == 2
 
 
 async def test_names_are_unique_per_workspace_whatever_the_case(vigil: Vigil) -> None:

@@ -388,7 +388,8 @@ def test_no_key_ring_unknown_kind_and_lost_metadata_are_answered_under_the_name(
     }
     forged = {**sent, "private_metadata": json.dumps({"kind": "slack", "id": None})}
     [message] = field_errors(read_integration(forged), forged, service()).values()
-    assert "slack integrations are not built yet (available: jira, linear, opsgenie, servicenow, teams, webhook)" in message
+    available = "github, jira, linear, opsgenie, pagerduty, servicenow, teams, webhook"
+    assert f"slack integrations are not built yet (available: {available})" in message
     lost = {**sent, "private_metadata": "{}"}
     assert field_errors(read_integration(lost), lost, service()) == {ids.BLOCK_INTEGRATION_NAME: LOST_TRACK}
 
@@ -476,6 +477,7 @@ def test_a_full_tab_stays_within_limits_shows_no_secret_and_escapes_names() -> N
             [
                 ids.ACTION_ADMIN_EDIT_INTEGRATION,
                 ids.ACTION_ADMIN_TEST_INTEGRATION,
+                ids.ACTION_ADMIN_INBOUND_LOG,
                 ids.ACTION_ADMIN_DISABLE_INTEGRATION,
                 ids.ACTION_ADMIN_ROTATE_INTEGRATION_SECRET,
                 ids.ACTION_ADMIN_REMOVE_INTEGRATION,
@@ -487,6 +489,7 @@ def test_a_full_tab_stays_within_limits_shows_no_secret_and_escapes_names() -> N
             [
                 ids.ACTION_ADMIN_EDIT_INTEGRATION,
                 ids.ACTION_ADMIN_TEST_INTEGRATION,
+                ids.ACTION_ADMIN_INBOUND_LOG,
                 ids.ACTION_ADMIN_ENABLE_INTEGRATION,
                 ids.ACTION_ADMIN_REMOVE_INTEGRATION,
             ],
