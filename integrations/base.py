@@ -18,7 +18,7 @@ import aiohttp
 
 from integrations.http.aio import GuardedConnector
 from integrations.http.guard import AddressChecker, OutboundPolicy, Refused, describe_url
-from integrations.payloads import IncidentSnapshot
+from integrations.payloads import IncidentSnapshot, external_key
 
 FieldType = Literal["str", "url", "json", "list", "bool", "severity"]
 
@@ -131,6 +131,13 @@ class Job:
     @property
     def is_test(self) -> bool:
         return self.event == "test"
+
+    @property
+    def external_key(self) -> str:
+        """The incident's key in other tools (`vigil-<team>-<number>`); a job without an incident has none."""
+        if self.incident is None:
+            raise ValueError("a job without an incident has no external key")
+        return external_key(self.integration.team_id, self.incident.number)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,12 @@ TEST_EVENT = "test"
 TEST_PREFIX = "[TEST] "
 
 
+def external_key(team_id: str, number: int) -> str:
+    """The one idempotency key of an incident in other tools: PagerDuty's dedup key, Opsgenie's alias, ServiceNow's
+    correlation id, Jira's label, the portable contract's `external_ref`."""
+    return f"vigil-{team_id}-{number}"
+
+
 @dataclass(frozen=True)
 class IncidentSnapshot:
     """An incident's state as integrations see it; datetimes are timezone-aware (naive ones are refused, not guessed)."""

@@ -160,10 +160,6 @@ _EXAMPLES = {
 # ---------------------------------------------------------------- what an issue says
 
 
-def external_key(job: Job, incident: IncidentSnapshot) -> str:
-    return f"vigil-{job.integration.team_id}-{incident.number}"
-
-
 def one_line(text: str, limit: int) -> str:
     """Whitespace runs (newlines included: Jira refuses them in a summary) become one space; cut to `limit`."""
     flat = " ".join(text.split())
@@ -328,7 +324,7 @@ class JiraProvider:
         incident = job.incident
         if incident is None:
             raise DeliveryFailed(f"{job.event} without an incident", retryable=False)
-        key = external_key(job, incident)
+        key = job.external_key
         plan = dict(job.payload) if job.payload is not None else self._plan(job, settings, client, incident, key)
         try:
             return self._apply(job, settings, client, plan, key)

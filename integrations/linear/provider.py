@@ -62,10 +62,6 @@ class Issue:
         )
 
 
-def external_key(job: Job, incident: IncidentSnapshot) -> str:
-    return f"vigil-{job.integration.team_id}-{incident.number}"
-
-
 def summary(incident: IncidentSnapshot, *, title: str | None = None) -> str:
     return f"[{incident.key}] {title if title is not None else incident.title}"[:TITLE_LIMIT]
 
@@ -170,7 +166,7 @@ class LinearProvider:
         incident = job.incident
         if incident is None:
             raise DeliveryFailed("the incident no longer exists", retryable=False)
-        key = external_key(job, incident)
+        key = job.external_key
         derived = issue_uuid(external_key=key, integration_id=job.integration.id)
         if job.event == events.OPENED:
             body, note = await self._create_body(call, job, incident, key, derived)

@@ -36,10 +36,6 @@ ACTIONS = {
 }
 
 
-def external_key(job: Job, incident: IncidentSnapshot) -> str:
-    return f"vigil-{job.integration.team_id}-{incident.number}"
-
-
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -118,7 +114,7 @@ class OpsgenieProvider:
         incident = job.incident
         if incident is None:
             raise DeliveryFailed("the incident no longer exists", retryable=False)
-        alias = external_key(job, incident)
+        alias = job.external_key
         if job.event in (events.OPENED, events.REOPENED):
             frozen = job.payload
             body = (

@@ -65,10 +65,6 @@ ALREADY_OPEN = "matching dedup key already exists"
 MOVES = {"acknowledge": "acknowledged", "resolve": "resolved"}
 
 
-def external_key(team_id: str, number: int) -> str:
-    return f"vigil-{team_id}-{number}"
-
-
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -261,7 +257,7 @@ class PagerDutyProvider:
     # ---------------------------------------------------------------- triggering
 
     def _trigger(self, job: Job, api: PagerDutyApi, incident: IncidentSnapshot, target: Target) -> Sent:
-        dedup = external_key(job.integration.team_id, incident.number)
+        dedup = job.external_key
         frozen = job.payload if job.payload and job.payload.get("target") == target.name else None
         if target.method == "rest":
             assert target.service_id is not None

@@ -32,10 +32,6 @@ SHORT_LIMIT = 160  # the short_description column's length
 DESCRIPTION_LIMIT = 4000
 
 
-def external_key(job: Job, incident: IncidentSnapshot) -> str:
-    return f"vigil-{job.integration.team_id}-{incident.number}"
-
-
 def one_line(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
@@ -99,7 +95,7 @@ class ServiceNowProvider:
         incident = job.incident
         if incident is None:
             raise DeliveryFailed(f"{job.event} without an incident", retryable=False)
-        key = external_key(job, incident)
+        key = job.external_key
         plan = dict(job.payload) if job.payload is not None else self._plan(job, incident, key)
         try:
             return await self._apply(job, table, plan, key)
