@@ -24,8 +24,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bot.incidents.states import Status
-from integrations.base import ConfigProblem, Configured, DeliveryFailed, Field, Job, Sent
-from integrations.http.aio import GuardedConnector
+from integrations.base import ConfigProblem, Configured, DeliveryFailed, Field, Job, Sent, session_guard
 from integrations.http.guard import AddressChecker, OutboundPolicy, check_address
 from integrations.jira.client import DONE, JiraClient, status_of
 from integrations.payloads import IncidentSnapshot
@@ -272,10 +271,7 @@ class JiraProvider:
     def _guard(self, http: aiohttp.ClientSession) -> tuple[OutboundPolicy, AddressChecker]:
         if self._policy is not None:
             return self._policy, self._checker
-        connector = http.connector
-        if isinstance(connector, GuardedConnector):
-            return connector.guard
-        raise DeliveryFailed("refused: no outbound guard policy to put on the Jira client", retryable=False)
+        return session_guard(http, vendor="Jira")
 
     async def _client(self, integration: Configured, http: aiohttp.ClientSession, *, within: float) -> JiraClient:
         """The integration's client, made once per version of its URL, account and token (the cache key holds a
