@@ -1,7 +1,7 @@
 """The answer path of inbound webhooks: what happens between a vendor's request and Vigil's answer.
 
-Requests are stored with a group commit. Each request waits for the transaction its row is written in; one writer
-takes every request that arrived meanwhile and handles them together — one query for their integrations, one for
+Requests are stored with a group commit. Each request waits for the transaction its row is written in; a writer
+(two on PostgreSQL) takes every request that arrived meanwhile and handles them together — one query for their integrations, one for
 the incidents they name, one INSERT for their rows, one commit — so under a burst of deliveries the database work
 per request shrinks instead of queueing. When requests come one at a time, each is its own batch and nothing waits.
 
@@ -40,6 +40,7 @@ from integrations.worker import configured
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+WRITERS_POSTGRESQL = 2
 OUTCOME_LIMIT = 500
 OPENED_KEPT = 1000
 NOTHING = "nothing to do"
@@ -107,15 +108,22 @@ class Intake:
         self.on_pending = on_pending
         self.max_batch = max_batch
         self._queue: list[Arrival] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
         self._opened: dict[str, tuple[tuple[Any, ...], Configured]] = {}
 
     async def receive(self, *, kind: str, integration_id: str, request: Request, ways: list[Kind]) -> Reply:
         arrival = Arrival(kind, integration_id, request, ways, asyncio.get_running_loop().create_future())
         self._queue.append(arrival)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_batches(), name="vigil-inbound-intake")
+        if len(self._writers) < self._writers_allowed():
+            writer = asyncio.create_task(self._write_batches(), name="vigil-inbound-intake")
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
         return await asyncio.shield(arrival.future)
+
+    def _writers_allowed(self) -> int:
+        """Two batches in flight on PostgreSQL (one is written while the next one's queries run); SQLite writes
+        one transaction at a time anyway."""
+        return WRITERS_POSTGRESQL if self.sessions.kw["bind"].dialect.name == "postgresql" else 1
 
     async def _write_batches(self) -> None:
         while self._queue:
