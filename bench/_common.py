@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import statistics
+import sys
 from pathlib import Path
 
 from bot.emulator import SlackEmulator
@@ -38,6 +40,18 @@ def seeded_emulator(**kwargs: object) -> SlackEmulator:
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def write_json(figures: dict[str, object], path: str | None = None) -> None:
+    """With `--json=PATH` (or `path`), the headline figures also go to PATH as JSON: what `bench.run_all` reads, so
+    it never parses the human lines."""
+    path = path or next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--json=")), None)
+    if path:
+        Path(path).write_text(json.dumps(figures, indent=2) + "\n")
 
 
 def summary(values: list[float]) -> str:

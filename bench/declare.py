@@ -3,6 +3,8 @@
 Round trips = time from the declare submission until channel, invites, pinned opening message, announcement and
 topic are all in Slack, divided by 100 ms; and, counting every Web API call (the declarer's confirmation included),
 until Vigil is idle again. Then slash-command acks with 200 in flight: `help` and `open` in the same run.
+
+    .venv/bin/python -m bench.declare [--runs=N] [--trace] [--json=PATH]
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import migrated_sqlite, pct, seeded_emulator
+from bench._common import migrated_sqlite, pct, seeded_emulator, stats, write_json
 from bot import slack_ids as ids
 from bot.container import build_container
 from bot.emulator import SlackEmulator
@@ -64,6 +66,7 @@ async def main() -> None:
                 s, team_id=runtime.team_id, tag=TECH_INCIDENTS, conversation_id="C0INCIDENTS", by=None
             )
         emu.latency = LATENCY
+        figures: dict[str, object] = {"latency_s": LATENCY, "in_flight": IN_FLIGHT}
         try:
             durations, every_call = [], []
             assert runtime.slack_app is not None
@@ -90,6 +93,7 @@ async def main() -> None:
                         print(f"  {c.at - first:+.3f} {c.method}")
             for label, series in (("all surfaces", durations), ("every call done", every_call)):
                 trips = [d / LATENCY for d in series]
+                figures[f"round_trips_{label.replace(' ', '_')}"] = stats(trips)
                 print(
                     f"declare → {label}, in 100 ms round trips: median {statistics.median(trips):.2f} "
                     f"min {min(trips):.2f} max {max(trips):.2f} (n={RUNS})"
@@ -105,6 +109,7 @@ async def main() -> None:
             help_ms = [a * 1000 for n, a in enumerate(mixed) if n % 2]
             open_ms = [a * 1000 for n, a in enumerate(mixed) if not n % 2]
             for label, ms in (("help", help_ms), ("open", open_ms)):
+                figures[f"ack_ms_{label}"] = {"p50": pct(ms, 50), "p99": pct(ms, 99), "max": max(ms)}
                 print(
                     f"/incident {label} ack with {IN_FLIGHT} commands in flight (ms): "
                     f"p50 {pct(ms, 50):.0f} p99 {pct(ms, 99):.0f} max {max(ms):.0f}"
@@ -121,10 +126,12 @@ async def main() -> None:
 
             acks = await asyncio.gather(*(timed(n) for n in range(IN_FLIGHT)))
             ms = [a * 1000 for a in acks]
+            figures["ack_ms_declare"] = {"p50": pct(ms, 50), "p99": pct(ms, 99), "max": max(ms)}
             print(
                 f"ack latency with {IN_FLIGHT} in flight (ms): p50 {pct(ms, 50):.0f} p99 {pct(ms, 99):.0f} max {max(ms):.0f}"
             )
             await asyncio.wait_for(in_flight.idle(), 300)
+            write_json(figures)
         finally:
             await runtime.stop()
             await container.aclose()

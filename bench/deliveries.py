@@ -13,7 +13,7 @@ arriving at the receiver (`time.monotonic()` is system-wide on Linux, so the pro
 the worker's `run()` shares the committing process and is woken after the commit; cross-process: it finds the rows
 on its poll interval.
 
-    .venv/bin/python -m bench.deliveries [--quick] [--repeat=N] [--reps=N] [--profile[=STATS_FILE]]
+    .venv/bin/python -m bench.deliveries [--quick] [--repeat=N] [--reps=N] [--profile[=STATS_FILE]] [--json=PATH]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
 import integrations.worker as worker_module
-from bench._common import pct
+from bench._common import pct, write_json
 from bot.container import Container, build_container
 from bot.incidents import events
 from bot.settings import Settings, load_settings
@@ -696,6 +696,11 @@ def ms(values: list[float]) -> str:
     return f"median {statistics.median(v):7.1f}  p95 {pct(v, 95):7.1f}  max {max(v):7.1f}  (n={len(v)})"
 
 
+def latency_ms(values: list[float]) -> dict[str, float]:
+    v = [x * 1000 for x in values]
+    return {"median": statistics.median(v), "p95": pct(v, 95), "max": max(v), "n": len(v)}
+
+
 async def main(args: argparse.Namespace) -> None:
     began = time.monotonic()
     incidents = 100 if args.quick else 1000
@@ -798,6 +803,32 @@ async def main(args: argparse.Namespace) -> None:
             cross, poll_interval = await bench.latency_cross_process(workers[0], reps)
             sections["latency"] = time.monotonic() - began - sum(sections.values())
             print(f"  cross-process (poll {poll_interval:g} s)        {ms(cross)}")
+            write_json(
+                {
+                    "deliveries_per_run": n,
+                    "runs": [
+                        {
+                            "workers": r.workers,
+                            "batch": r.batch,
+                            "per_s": r.rate,
+                            "elapsed_s": r.elapsed,
+                            "ok": r.ok,
+                            "duplicates": r.duplicates,
+                            "cpu_other_s": r.cpu["other"],
+                        }
+                        for r in results
+                    ],
+                    "best": {str(r.workers): {"per_s": r.rate, "batch": r.batch} for r in (best1, best2)},
+                    "aim_2_workers_per_s": AIM,
+                    "verified": all(r.ok for r in results),
+                    "latency_ms": {
+                        "in_process": latency_ms(inproc),
+                        "cross_process": {**latency_ms(cross), "poll_interval_s": poll_interval},
+                    },
+                    "postgres": version,
+                },
+                args.json,
+            )
 
             print(
                 f"\nenv: {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), PostgreSQL {version}, "
@@ -839,6 +870,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         metavar="STATS_FILE",
         help="one more 2-worker run with worker 0 under cProfile (its stats kept in STATS_FILE when given)",
     )
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON (for bench.run_all)")
     return parser.parse_args(argv)
 
 

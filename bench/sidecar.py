@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.sidecar              # 5,000 requests per run, 50 in flight, 3 runs each
     .venv/bin/python -m bench.sidecar --quick      # 1,000 requests, 1 run each
+    .venv/bin/python -m bench.sidecar --json=PATH  # the figures also as JSON in PATH (for bench.run_all)
 
 Each request is what a vendor sends: a portable-contract body signed with `X-Vigil-Signature` under the integration's
 inbound secret, with its own `X-Vigil-Delivery` id. Vigil's door reads the body, finds the integration and opens
@@ -33,6 +34,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import func, select
 
+from bench._common import write_json
 from bench.deliveries import key_ring, pg_admin, pg_url
 from bot.container import build_container
 from bot.settings import load_settings
@@ -147,6 +149,18 @@ async def main(args: argparse.Namespace) -> None:
         print(f"sidecar, verified + de-duplicated + stored on PostgreSQL: {vigil_line}")
         print(f"bare aiohttp handler:                                   {bare_line}")
         print(f"ratio: {best_vigil / best_bare:.0%} (aim ≥ 50 %); {rows:,} rows, one per delivery id; re-sends answered 200")
+        write_json(
+            {
+                "requests": args.requests,
+                "in_flight": args.in_flight,
+                "runs": args.runs,
+                "sidecar_per_s": {"best": best_vigil, "median": statistics.median(vigil_rates), "all": vigil_rates},
+                "bare_per_s": {"best": best_bare, "median": statistics.median(bare_rates), "all": bare_rates},
+                "ratio": best_vigil / best_bare,
+                "rows": rows,
+            },
+            args.json,
+        )
         await vigil_runner.cleanup()
         await bare_runner.cleanup()
         await container.aclose()
@@ -164,6 +178,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1,000 requests, one run")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON (for bench.run_all)")
     args = parser.parse_args(argv)
     if args.quick:
         args.requests, args.runs = 1000, 1

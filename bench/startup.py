@@ -1,4 +1,9 @@
-"""`vigil run` cold start to "connected" and idle RSS, as a subprocess against the emulator."""
+"""`vigil run` cold start to "connected" and idle RSS, as a subprocess against the emulator.
+
+Each run is a fresh `vigil run` on a migrated SQLite database; RSS is read after it has idled for 5 s.
+
+    .venv/bin/python -m bench.startup [--runs=N] [--json=PATH]
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import migrated_sqlite, seeded_emulator, summary
+from bench._common import migrated_sqlite, seeded_emulator, stats, summary, write_json
 
-RUNS = 5
+RUNS = int(next((a.split("=")[1] for a in sys.argv if a.startswith("--runs=")), "5"))
 IDLE_SECONDS = 5
 
 
@@ -70,6 +75,13 @@ async def main() -> None:
             await emu.stop()
     print(f"cold start to connected (s): {summary([r[0] for r in results])}")
     print(f"idle RSS after {IDLE_SECONDS}s (MiB): {summary([r[1] for r in results])}")
+    write_json(
+        {
+            "cold_start_s": stats([r[0] for r in results]),
+            "idle_rss_mib": stats([r[1] for r in results]),
+            "idle_seconds": IDLE_SECONDS,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Two runs: the first inserts every user, the second updates them all.
     .venv/bin/python -m bench.sync                    # SQLite, 20,000 users
     .venv/bin/python -m bench.sync --users=50000
     .venv/bin/python -m bench.sync --postgres         # VIGIL_BENCH_POSTGRES_URL (default: local, user postgres)
+    .venv/bin/python -m bench.sync --json=PATH        # the figures also as JSON in PATH (for bench.run_all)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psutil
 
-from bench._common import migrated_sqlite
+from bench._common import migrated_sqlite, write_json
 from bot.jobs import sync
 from bot.jobs.service import JobContext
 
@@ -127,6 +128,7 @@ async def bench(api_url: str, bot_token: str, app_token: str) -> None:
 
         waited = 0.0
         real_call = sync.call
+        runs: list[dict[str, object]] = []
 
         async def timed_call(ctx: JobContext, client: Any, method: str, params: Any) -> dict[str, Any]:
             nonlocal waited
@@ -152,6 +154,18 @@ async def bench(api_url: str, bot_token: str, app_token: str) -> None:
                 assert run.outcome == "ok", run.error
                 users = int(run.counts["users"])
                 bot_side = wall - waited
+                runs.append(
+                    {
+                        "run": label,
+                        "users": users,
+                        "wall_s": wall,
+                        "waiting_s": waited,
+                        "bot_side_s": bot_side,
+                        "bot_side_users_per_s": users / bot_side,
+                        "peak_rss_above_idle_mb": (rss.peak - idle) / 2**20,
+                        "idle_rss_mb": idle / 2**20,
+                    }
+                )
                 print(
                     f"{label:22} {users} users in {wall:.2f} s wall ({users / wall:,.0f}/s); "
                     f"waiting for Slack {waited:.2f} s; bot-side {bot_side:.2f} s ({users / bot_side:,.0f}/s); "
@@ -164,6 +178,7 @@ async def bench(api_url: str, bot_token: str, app_token: str) -> None:
                 await drop()
     backend = "PostgreSQL" if POSTGRES else "SQLite"
     print(f"{backend}; Python {sys.version.split()[0]}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f}")
+    write_json({"database": backend, "users": USERS, "runs": runs})
 
 
 def main() -> None:
