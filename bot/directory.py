@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.incidents.access import Actor
 from bot.incidents.errors import NotFound
+from bot.incidents.ports import Person
 from db.models import User
 from db.users import upsert_user
 
@@ -39,6 +40,7 @@ class Directory:
         self.slack = slack
         self.clock = clock
         self.bootstrap_admins = bootstrap_admins
+        self._people: dict[tuple[str, str], Person] = {}
 
     async def user(self, *, team_id: str, user_id: str, refresh: bool = False) -> User:
         """The user row, fetched with users.info when missing or older than a few minutes."""
@@ -54,6 +56,7 @@ class Directory:
         async with self.sessions() as session:
             user = await session.get(User, (team_id, user_id))
         if user is not None and not refresh and now - user.fetched_at < FRESH_FOR:
+            self._remember(user)
             return user, True
         try:
             resp = await self.slack.users_info(user=user_id)
@@ -71,7 +74,22 @@ class Directory:
             log.warning("users.info unreachable for %s; using the row from %s", user_id, user.fetched_at)
             return user, False
         async with self.sessions() as session, session.begin():
-            return await upsert_user(session, team_id=team_id, info=dict(resp["user"]), at=now), True
+            user = await upsert_user(session, team_id=team_id, info=dict(resp["user"]), at=now)
+        self._remember(user)
+        return user, True
+
+    def _remember(self, user: User) -> Person:
+        person = Person(user_id=user.id, is_bot=bool(user.is_bot), deactivated=bool(user.deactivated))
+        self._people[(user.team_id, user.id)] = person
+        return person
+
+    async def person(self, *, team_id: str, user_id: str) -> Person:
+        """Whether someone is a person with an active account (fresh within a few minutes, as `user`)."""
+        return self._remember(await self.user(team_id=team_id, user_id=user_id))
+
+    def known_person(self, *, team_id: str, user_id: str) -> Person | None:
+        """The same, from memory only (None: not read lately by this process): for a check an ack cannot wait for."""
+        return self._people.get((team_id, user_id))
 
     async def actor(self, *, team_id: str, user_id: str) -> Actor:
         """Who is acting. Admin rights fail closed: from a stale row (Slack could not confirm them) they count as

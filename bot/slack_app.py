@@ -25,6 +25,7 @@ from slack_bolt.response import BoltResponse
 from slack_bolt.util.utils import get_arg_names_of_callable
 from sqlalchemy import exc as sa_exc
 
+from bot.blocks.mrkdwn import esc
 from bot.container import Container
 from bot.incidents.errors import VigilError
 from bot.logs import quiet_payload_loggers
@@ -121,7 +122,7 @@ async def report_error(error: Exception, body: dict[str, Any], respond: AsyncRes
     """Domain errors become an ephemeral reply naming the fix; a database that cannot answer asks for a retry;
     anything else is logged and apologised for. Never a stack trace to the user."""
     if isinstance(error, VigilError):
-        text = f":warning: {error.message}"
+        text = f":warning: {esc(error.message)}"  # `reopen <reason>` would read as a link; mentions stay
     elif database_unavailable(error):
         log.warning("listener failed: database unavailable (%s)", type(error).__name__, exc_info=error)
         text = DATABASE_UNAVAILABLE

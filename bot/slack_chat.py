@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.incident import announcement_blocks, deploy_warning_blocks, headline, opening_blocks, topic
-from bot.blocks.mrkdwn import channel, esc, render_notes, user
+from bot.blocks.incident import (
+    announcement_blocks,
+    change_line,
+    confirmation_blocks,
+    deploy_warning_blocks,
+    headline,
+    opening_blocks,
+    thread_reply,
+    topic,
+)
+from bot.blocks.mrkdwn import channel, esc
 from bot.incidents.ports import ChatError, FoundChannel, IncidentCard, NameTaken, Note
 
 log = logging.getLogger(__name__)
@@ -108,15 +117,24 @@ class SlackChat:
             if not cursor:
                 return None
 
-    async def find_marked(self, *, channel_id: str, marker: str, limit: int = 200) -> str | None:
+    async def find_marked(
+        self, *, channel_id: str, marker: str, limit: int = 200, thread_ts: str | None = None
+    ) -> str | None:
         me = await self.bot_user_id()
+        size = max(1, min(limit, HISTORY_PAGE_MAX))
         try:
-            resp = await _call(
-                lambda: self.client.conversations_history(
-                    channel=channel_id, limit=max(1, min(limit, HISTORY_PAGE_MAX)), include_all_metadata=True
-                ),
-                attempts=IDEMPOTENT_ATTEMPTS,
-            )
+            if thread_ts:  # replies are not in the channel's history (only those also sent to the channel)
+                resp = await _call(
+                    lambda: self.client.conversations_replies(
+                        channel=channel_id, ts=thread_ts, limit=size, include_all_metadata=True
+                    ),
+                    attempts=IDEMPOTENT_ATTEMPTS,
+                )
+            else:
+                resp = await _call(
+                    lambda: self.client.conversations_history(channel=channel_id, limit=size, include_all_metadata=True),
+                    attempts=IDEMPOTENT_ATTEMPTS,
+                )
         except ChatError as exc:
             if exc.code in UNREADABLE_HISTORY:
                 return None  # nothing Vigil posted can be there for it to find
@@ -151,6 +169,11 @@ class SlackChat:
 
     async def set_topic(self, *, card: IncidentCard) -> None:
         text = topic(card)[:250]
+        info = await _call(
+            lambda: self.client.conversations_info(channel=card.channel_id or ""), attempts=IDEMPOTENT_ATTEMPTS
+        )
+        if ((info.get("channel") or {}).get("topic") or {}).get("value") == text:
+            return  # each topic change shows people a line in the channel: none for nothing
         await _call(
             lambda: self.client.conversations_setTopic(channel=card.channel_id or "", topic=text),
             attempts=IDEMPOTENT_ATTEMPTS,
@@ -232,10 +255,37 @@ class SlackChat:
         return str(resp["channel"]["name"])
 
     async def post_change(
-        self, *, channel_id: str, actor_id: str | None, notes: Sequence[Note], marker: str | None = None
+        self,
+        *,
+        channel_id: str,
+        actor_id: str | None,
+        notes: Sequence[Note],
+        names: Mapping[str, str] | None = None,
+        marker: str | None = None,
     ) -> str:
-        who = f"{user(actor_id)}: " if actor_id else ""
-        return await self.post_message(channel_id=channel_id, text=f"{who}{render_notes(notes)}", marker=marker)
+        text = change_line(actor_id=actor_id, notes=notes, names=names)
+        return await self.post_message(channel_id=channel_id, text=text, marker=marker)
+
+    async def reply_to_announcement(
+        self,
+        *,
+        channel_id: str,
+        thread_ts: str,
+        card: IncidentCard,
+        reply: Note,
+        broadcast: bool = False,
+        marker: str | None = None,
+    ) -> str:
+        resp = await _call(
+            lambda: self.client.chat_postMessage(
+                channel=channel_id,
+                thread_ts=thread_ts,
+                reply_broadcast=broadcast,
+                text=thread_reply(card, reply),
+                metadata=_step_metadata(marker),
+            )
+        )
+        return str(resp["ts"])
 
     async def post_message(self, *, channel_id: str, text: str, marker: str | None = None) -> str:
         resp = await _call(
@@ -246,7 +296,8 @@ class SlackChat:
     async def confirm_declaration(self, *, user_id: str, channel_id: str, card: IncidentCard) -> None:
         where = channel(card.channel_id, none="no channel yet")
         text = f":rotating_light: {card.ref} declared: {where}"
-        await _call(lambda: self.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text))
+        blocks = confirmation_blocks(card)
+        await _call(lambda: self.client.chat_postEphemeral(channel=channel_id, user=user_id, text=text, blocks=blocks))
 
     async def tell_skipped(self, *, user_id: str, channel_id: str | None, card: IncidentCard, steps: Sequence[str]) -> None:
         lines = "\n".join(f"• {esc(step)}" for step in steps)

@@ -22,11 +22,18 @@ BLOCK_COMPONENT, ACTION_COMPONENT = "component", "component_select"
 BLOCK_DESCRIPTION, ACTION_DESCRIPTION = "description", "description_input"
 BLOCK_PRIVATE, ACTION_PRIVATE = "private", "private_checkbox"
 
-# Buttons on the opening message.
+# Buttons on the opening message (value: the incident number); which ones show follows the status.
 ACTION_ACK = "incident_ack"
 ACTION_UPDATE = "incident_update"
 ACTION_RESOLVE = "incident_resolve"
 ACTION_PAGE = "incident_page"
+ACTION_NOTE = "incident_note"
+ACTION_POSTMORTEM = "incident_postmortem"
+ACTION_REOPEN = "incident_reopen"
+ACTION_CLOSE = "incident_close"
+# On the declarer's confirmation (with Page on-call) and on the announcement.
+ACTION_HANDOFF = "incident_handoff"
+ACTION_JOIN = "incident_join"
 ACTION_ONCALL_PAGE = "oncall_page"
 ACTION_ONCALL_PAGE_MENU = "oncall_page_menu"
 # Retry on the opening message's warning about Slack steps that failed for good (value: the incident number).
@@ -41,6 +48,14 @@ ACTION_REMINDER_SNOOZE_120 = "reminder_snooze_120"
 # The update modal.
 VIEW_UPDATE = "update_incident"
 BLOCK_COMMANDER, ACTION_COMMANDER = "commander", "commander_select"
+
+# One-field modals the buttons open (bot/blocks/prompts.py): the resolution, the reopen reason, a note, the new
+# commander. Their one input is BLOCK_PROMPT / ACTION_PROMPT.
+VIEW_RESOLVE = "resolve_incident"
+VIEW_REOPEN = "reopen_incident"
+VIEW_NOTE = "note_incident"
+VIEW_HANDOFF = "handoff_incident"
+BLOCK_PROMPT, ACTION_PROMPT = "prompt", "prompt_input"
 
 # App Home (listeners/home.py): everyone's buttons, the admin tabs and paging.
 VIEW_HOME = "vigil_home"
@@ -123,3 +138,5 @@ BLOCK_INTEGRATION_PRIVATE, ACTION_INTEGRATION_PRIVATE = "integration_private", "
 VIEW_SOS = "sos_request"
 BLOCK_SOS_TARGET, ACTION_SOS_TARGET = "sos_target", "sos_target_select"
 BLOCK_SOS_MESSAGE, ACTION_SOS_MESSAGE = "sos_message", "sos_message_input"
+# App Home's Open button beside an active incident (a link to its channel; the press is only acked).
+ACTION_HOME_OPEN_INCIDENT = "home_open_incident"

@@ -12,6 +12,7 @@ passed on exactly as Slack sent it (it renders back correctly in Slack).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,19 +100,92 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>", re.ASCII)
 _SLACK_LINK = re.compile(r"<(?:mailto:)?([^|>]+)(?:\|[^>]*)?>")
 
 
+# The help, grouped by when each subcommand is needed; every subcommand is in exactly one group.
+HELP_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Declare", ("open",)),
+    ("Now", ("ack", "status", "note", "mitigating", "resolve")),
+    ("Change", ("severity", "lead", "update")),
+    ("After", ("postmortem", "close", "reopen")),
+    ("More", ("investigating", "timeline", "list", "oncall", "page", "sos", "link", "help")),
+)
+# What someone who typed a subcommand wrong most likely wants.
+CORE: tuple[str, ...] = ("open", "ack", "status", "note", "resolve")
+# Arguments longer than this are left to `help <subcommand>` in the grouped help (link's list of tools).
+BRIEF_ARGS = 24
+
+
+def synopsis(name: str, *, command: str = DEFAULT_COMMAND, brief: bool = False) -> str:
+    """`/incident close [reason] [text]`, as plain text (the caller escapes it for mrkdwn)."""
+    args = _LINES[name].args
+    if brief and len(args) > BRIEF_ARGS:
+        args = ""
+    return f"{command} {name}{' ' + args if args else ''}".strip()
+
+
 def usage(name: str, *, command: str = DEFAULT_COMMAND) -> str:
     """The one-line usage of a subcommand, as shown when it was mistyped."""
-    line = _LINES[name]
-    return f"Usage: `{command} {name}{' ' + line.args if line.args else ''}`"
+    return f"Usage: `{synopsis(name, command=command)}`"
+
+
+def summary(name: str) -> str:
+    return _LINES[name].summary
+
+
+# Words people type for a subcommand under another name.
+ALIASES = {
+    "acknowledge": "ack",
+    "declare": "open",
+    "new": "open",
+    "create": "open",
+    "start": "open",
+    "pm": "postmortem",
+    "comment": "note",
+    "commander": "lead",
+    "owner": "lead",
+    "edit": "update",
+    "history": "timeline",
+    "log": "timeline",
+    "escalate": "page",
+}
+
+
+def near_misses(word: str) -> list[str]:
+    """Subcommands `word` was probably meant to be: another name for one, the one it starts, or close spellings
+    (the best, and any about as close)."""
+    word = word.lower()
+    if word in ALIASES:
+        return [ALIASES[word]]
+    starts = [name for name in SUBCOMMANDS if len(word) >= 2 and name.startswith(word)]
+    if starts:
+        return starts[:2]
+    scored = sorted(((difflib.SequenceMatcher(None, word, name).ratio(), name) for name in SUBCOMMANDS), reverse=True)
+    best = scored[0][0]
+    return [name for ratio, name in scored if ratio >= 0.6 and ratio >= best - 0.1][:2]
+
+
+def unknown(word: str, *, command: str = DEFAULT_COMMAND) -> str:
+    """What an unknown subcommand is answered with: the near misses, the core five, where the rest are."""
+    guesses = near_misses(word)
+    text = f"Unknown subcommand `{_clip(word)}`."
+    if guesses:
+        text += " Did you mean " + " or ".join(f"`{command} {g}`" for g in guesses) + "?"
+    core = ", ".join(f"`{name}`" for name in CORE)
+    return f"{text} The ones you need most: {core}. `{command} help` lists them all."
 
 
 def help_text(command: str = DEFAULT_COMMAND) -> str:
-    """The full help, one line per subcommand."""
+    """The grouped help as plain text (a notification's fallback for the blocks), the incident-number tip last."""
     lines = [
-        f"Outside an incident channel, put the incident number first: `{command} 104 status` or `{command} INC-104 status`."
+        f"{group}: " + " · ".join(synopsis(name, command="", brief=True) for name in names) for group, names in HELP_GROUPS
     ]
-    lines += [f"`{command} {line.name}{' ' + line.args if line.args else ''}` — {line.summary}" for line in HELP_LINES]
-    return "\n".join(lines)
+    return "\n".join([f"{command} commands", *lines, prefix_tip(command)])
+
+
+def prefix_tip(command: str = DEFAULT_COMMAND) -> str:
+    return (
+        f"Outside an incident channel, put its number first: `{command} 104 status` or `{command} INC-104 status`. "
+        f"`{command} help close` explains one command."
+    )
 
 
 def parse(text: str, *, command: str = DEFAULT_COMMAND) -> ParsedCommand:
@@ -127,7 +201,7 @@ def parse(text: str, *, command: str = DEFAULT_COMMAND) -> ParsedCommand:
     name = head.lower()
     parser = _PARSERS.get(name)
     if parser is None:
-        raise InvalidInput(f"Unknown subcommand `{_clip(head)}`. Try `{command} help` for the list.")
+        raise InvalidInput(unknown(head, command=command))
     if ref is not None and name not in _TAKES_INCIDENT:
         raise InvalidInput(f"`{name}` doesn't take an incident number. {usage(name, command=command)}")
     return parser(_Args(name=name, ref=ref, rest=rest, command=command))
@@ -239,8 +313,10 @@ def _help(args: _Args) -> ParsedCommand:
     if not words:
         return ParsedCommand(name="help")
     topic = words[0].lower()
-    if len(words) > 1 or topic not in _LINES:
+    if len(words) > 1:
         raise args.malformed()
+    if topic not in _LINES:
+        raise InvalidInput(unknown(words[0], command=args.command))
     return ParsedCommand(name="help", text=topic)
 
 

@@ -7,17 +7,18 @@ from memory, and otherwise follows through `respond()` a moment later.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.blocks.mrkdwn import channel
 from bot.incidents.errors import InvalidInput
 from bot.incidents.queries import IncidentQueries
 from bot.settings import Settings
 from commands import work
-from commands.grammar import ParsedCommand, help_text, parse
+from commands.grammar import ParsedCommand, parse
+from commands.help import Reply, help_channel_line, help_reply, topic_reply, usage_reply
 from commands.link import handle_link
 from commands.oncall import handle_oncall, handle_page
 from commands.open import open_declare_modal
@@ -53,21 +54,23 @@ SUBCOMMANDS: dict[str, SubcommandHandler] = {
 SERVICES = ("incidents", "queries", "directory", "settings", "admin", "home", "sos", "identities", "pagerduty")
 
 
-def help_channel_line(channel_id: str | None) -> str:
-    if channel_id:
-        return f"Need a hand? Ask in {channel(channel_id)}."
-    return "Need a hand? Ask your Slack admin (no help channel is tagged yet)."
-
-
-async def _answer(ack: AsyncAck, respond: AsyncRespond, queries: IncidentQueries, team_id: str, text: str) -> None:
-    """Ack with `text` and the help channel when it is known from memory; else ack now and answer right after."""
+async def _answer(
+    ack: AsyncAck,
+    respond: AsyncRespond,
+    queries: IncidentQueries,
+    settings: Settings,
+    team_id: str,
+    reply: Callable[[str], Reply],
+) -> None:
+    """Ack with the reply and the help channel when that is known from memory; else ack now and answer right after."""
     known, help_channel = queries.help_channel_cached(team_id=team_id)
     if known:
-        await ack(text=f"{text}\n{help_channel_line(help_channel)}")
+        await ack(**reply(help_channel_line(help_channel, command=settings.command, admins=settings.admin_ids)))
         return
     await ack()
     help_channel = await queries.help_channel(team_id=team_id)
-    await respond(text=f"{text}\n{help_channel_line(help_channel)}", response_type="ephemeral")
+    answer = reply(help_channel_line(help_channel, command=settings.command, admins=settings.admin_ids))
+    await respond(**answer, response_type="ephemeral")
 
 
 async def handle_incident_command(
@@ -80,24 +83,21 @@ async def handle_incident_command(
     queries: IncidentQueries,
 ) -> None:
     team_id = str(command.get("team_id", ""))
+    slash = settings.command
     try:
-        parsed = parse(str(command.get("text", "")), command=settings.command)
+        parsed = parse(str(command.get("text", "")), command=slash)
     except InvalidInput as exc:
-        await _answer(ack, respond, queries, team_id, exc.message)
+        await _answer(ack, respond, queries, settings, team_id, partial(usage_reply, exc.message))
         return
     if parsed.name == "help":
-        await _answer(ack, respond, queries, team_id, help_text(settings.command))
+        topic = parsed.text
+        reply = partial(topic_reply, topic, slash) if topic else partial(help_reply, slash)
+        await _answer(ack, respond, queries, settings, team_id, reply)
         return
     handler = SUBCOMMANDS.get(parsed.name)
     if handler is None:
-        await _answer(
-            ack,
-            respond,
-            queries,
-            team_id,
-            f"`{settings.command} {parsed.name}` is not available in this version of Vigil yet. "
-            f"See `{settings.command} help`.",
-        )
+        missing = f"`{slash} {parsed.name}` is not available in this version of Vigil yet. See `{slash} help`."
+        await _answer(ack, respond, queries, settings, team_id, partial(usage_reply, missing))
         return
     services = {name: context[name] for name in SERVICES if name in context}
     await handler(parsed=parsed, ack=ack, respond=respond, command=command, client=client, **services)

@@ -1,8 +1,10 @@
 """Working an incident from `/incident`: status moves, severity, ack, lead, note, timeline, list, status.
 
 Each handler acks at once (Slack wants an answer within 3 s, and refreshing the incident's messages can take
-longer), then finds the incident for this user, asks the service, and answers ephemerally. Domain errors travel to
-the one error handler of the app; the rules (which moves are allowed, who may lead) live in the domain.
+longer), then finds the incident for this user and asks the service. A change made from inside the incident's
+channel is answered by its one line there, which everyone sees; only a command typed elsewhere, one that changed
+nothing, or one whose Slack steps failed gets a private answer. Domain errors travel to the one error handler of the
+app; the rules (which moves are allowed, who may lead) live in the domain.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.blocks.incident import list_line, status_text
-from bot.blocks.mrkdwn import render_notes, user
+from bot.blocks.mrkdwn import channel, render_notes, user
 from bot.blocks.timeline import timeline_blocks, timeline_text
 from bot.directory import Directory
 from bot.incidents.access import Actor
 from bot.incidents.outcomes import Change
+from bot.incidents.ports import Note
 from bot.incidents.queries import IncidentQueries
 from bot.incidents.service import IncidentService
 from bot.incidents.states import Severity, Status, allowed_next, can_reopen
@@ -55,6 +58,17 @@ def _reply(change: Change, *, unchanged: str) -> str:
     return text
 
 
+def _in_its_channel(command: dict[str, Any], incident: Any) -> bool:
+    return bool(incident.channel_id) and str(command.get("channel_id") or "") == incident.channel_id
+
+
+async def _answer(respond: AsyncRespond, command: dict[str, Any], change: Change, *, unchanged: str) -> None:
+    """No echo of a change made in the incident's channel: its line there says it, once, for everyone."""
+    if change.changed and not change.skipped and _in_its_channel(command, change.incident):
+        return
+    await respond(text=_reply(change, unchanged=unchanged), response_type="ephemeral")
+
+
 async def handle_move(
     *,
     parsed: ParsedCommand,
@@ -76,7 +90,7 @@ async def handle_move(
         closure_reason=parsed.closure_reason,
         note=parsed.text,
     )
-    await respond(text=_reply(change, unchanged=f"already {target}."), response_type="ephemeral")
+    await _answer(respond, command, change, unchanged=f"already {target}.")
 
 
 async def handle_reopen(
@@ -94,7 +108,7 @@ async def handle_reopen(
     change = await incidents.move(
         incident, actor_id=actor.user_id, target=Status.INVESTIGATING, source="slack", note=parsed.text, reopen=True
     )
-    await respond(text=_reply(change, unchanged="not reopened."), response_type="ephemeral")
+    await _answer(respond, command, change, unchanged="not reopened.")
 
 
 async def handle_severity(
@@ -111,7 +125,7 @@ async def handle_severity(
     actor, incident = await _target(parsed, command, incidents, directory)
     assert parsed.severity is not None
     change = await incidents.update(incident, actor_id=actor.user_id, source="slack", severity=parsed.severity)
-    await respond(text=_reply(change, unchanged=f"already {parsed.severity}."), response_type="ephemeral")
+    await _answer(respond, command, change, unchanged=f"already {parsed.severity}.")
 
 
 async def handle_ack(
@@ -128,7 +142,7 @@ async def handle_ack(
     actor, incident = await _target(parsed, command, incidents, directory)
     change = await incidents.acknowledge(incident, actor_id=actor.user_id, source="slack")
     by = user(change.incident.acknowledged_by)
-    await respond(text=_reply(change, unchanged=f"already acknowledged by {by}."), response_type="ephemeral")
+    await _answer(respond, command, change, unchanged=f"already acknowledged by {by}.")
 
 
 async def handle_lead(
@@ -145,7 +159,7 @@ async def handle_lead(
     actor, incident = await _target(parsed, command, incidents, directory)
     assert parsed.user_id is not None
     change = await incidents.update(incident, actor_id=actor.user_id, source="slack", commander_id=parsed.user_id)
-    await respond(text=_reply(change, unchanged=f"{user(parsed.user_id)} already leads it."), response_type="ephemeral")
+    await _answer(respond, command, change, unchanged=f"{user(parsed.user_id)} already leads it.")
 
 
 async def handle_note(
@@ -160,8 +174,15 @@ async def handle_note(
 ) -> None:
     await ack()
     actor, incident = await _target(parsed, command, incidents, directory)
-    await incidents.add_timeline_entry(incident, kind="note", text=parsed.text or "", actor_id=actor.user_id, source="slack")
-    await respond(text=f"INC-{incident.number}: note added to the timeline.", response_type="ephemeral")
+    text = parsed.text or ""
+    await incidents.add_timeline_entry(
+        incident, kind="note", text=text, actor_id=actor.user_id, source="slack", post=Note("note", text)
+    )
+    if not _in_its_channel(command, incident):
+        where = channel(incident.channel_id, none="its channel")
+        await respond(
+            text=f"INC-{incident.number}: note added to the timeline and posted in {where}.", response_type="ephemeral"
+        )
 
 
 async def handle_status(

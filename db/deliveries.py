@@ -149,7 +149,9 @@ async def upsert_link(
     external_id: str | None,
     external_url: str | None,
     data: dict[str, Any] | None,
-) -> None:
+) -> bool:
+    """Record what the incident is in the integration's tool; True when its address is new (the incident's opening
+    message links to it)."""
     link = (
         await session.scalars(
             select(IntegrationLink).where(
@@ -160,6 +162,7 @@ async def upsert_link(
     if link is None:
         link = IntegrationLink(team_id=team_id, incident_id=incident_id, integration_id=integration_id, data={})
         session.add(link)
+    known = link.external_url
     if external_id:
         link.external_id = external_id
     if external_url:
@@ -167,6 +170,7 @@ async def upsert_link(
     if data:
         link.data = {**(link.data or {}), **data}
     await session.flush()
+    return link.external_url != known
 
 
 async def list_deliveries(

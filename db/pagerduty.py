@@ -187,9 +187,10 @@ async def upsert_page(
     pd_incident_url: str | None,
     paged_by: str | None,
     at: datetime,
-) -> None:
+) -> bool:
     """One page per (integration, incident, target); outside an incident, one per dedup key. What is already known
-    (the PagerDuty incident, who paged first) is kept when a later write does not know it."""
+    (the PagerDuty incident, who paged first) is kept when a later write does not know it. True when the page's
+    address is new (the incident's opening message links to it)."""
     stmt = select(IncidentPage).where(IncidentPage.integration_id == integration_id)
     if incident_id is None:
         stmt = stmt.where(IncidentPage.incident_id.is_(None), IncidentPage.dedup_key == dedup_key)
@@ -209,9 +210,11 @@ async def upsert_page(
     page.method, page.dedup_key, page.status, page.updated_at = method, dedup_key, status, at
     page.service_id = service_id or page.service_id
     page.pd_incident_id = pd_incident_id or page.pd_incident_id
+    known = page.pd_incident_url
     page.pd_incident_url = pd_incident_url or page.pd_incident_url
     page.paged_by = page.paged_by or paged_by
     await session.flush()
+    return page.pd_incident_url != known
 
 
 # ---------------------------------------------------------------- components' routing keys

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.incidents.step_runner import refresh_opening
 from db.deliveries import claim_due, claimed, fail_followers, record, release, upsert_link
 from db.models import Component, Delivery, Identity, Incident, IncidentPage, Integration, IntegrationLink, User, Workspace
 from db.pagerduty import pages_of, paging_components, routing_key_aad, upsert_page
@@ -488,8 +489,9 @@ class DeliveryWorker:
     async def _after(self, session: AsyncSession, outcome: Outcome, now: datetime) -> None:
         d = outcome.delivery
         sent = outcome.sent
+        linked = False  # a new ticket or page address: the opening message gets to link to it
         for page in sent.pages if sent is not None else ():
-            await upsert_page(
+            linked |= await upsert_page(
                 session,
                 team_id=d.team_id,
                 integration_id=d.integration_id,
@@ -507,7 +509,7 @@ class DeliveryWorker:
         if d.incident_id is None:
             return
         if sent is not None and (sent.external_id or sent.external_url or sent.link_data):
-            await upsert_link(
+            linked |= await upsert_link(
                 session,
                 team_id=d.team_id,
                 incident_id=d.incident_id,
@@ -524,3 +526,5 @@ class DeliveryWorker:
                 after_id=d.id,
                 error=f"not sent: the earlier delivery {d.delivery_id[:8]} failed",
             )
+        if linked:
+            await refresh_opening(session, team_id=d.team_id, incident_id=d.incident_id, now=now)

@@ -9,11 +9,12 @@ if TYPE_CHECKING:
 
 
 def register(registry: Registry) -> None:
-    from listeners import actions, admin, declare, home, membership, oncall, reactions, reminders, sos, update
+    from listeners import actions, admin, declare, home, membership, oncall, prompts, reactions, reminders, sos, update
 
     declare.register(registry)
     membership.register(registry)
     actions.register(registry)
+    prompts.register(registry)
     update.register(registry)
     reactions.register(registry)
     home.register(registry)

@@ -1,8 +1,10 @@
-"""Buttons on the opening message: Acknowledge, Update, Resolve, Page on-call, and Retry on the warning that names
-the Slack steps Vigil could not do.
+"""Buttons on the opening message that act at once: Acknowledge, Update (the update modal), Page on-call, Start
+postmortem, Close; Retry on the warning that names the Slack steps Vigil could not do; Join channel on the
+announcement. The buttons that open a one-field modal (Add note, Resolve, Reopen, Hand off) are in prompts.py.
 
 Slack never re-sends an interaction, but people double-click: each action is idempotent in the service, so the
-second press changes nothing.
+second press changes nothing. A change answers with its line in the incident's channel; a press that changed nothing
+is answered privately.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import slack_ids as ids
-from bot.blocks.mrkdwn import esc, user
+from bot.blocks.mrkdwn import channel, esc, user
 from bot.blocks.oncall import paged_text
 from bot.blocks.update import update_modal
 from bot.directory import Directory
@@ -23,7 +25,8 @@ from bot.incidents.states import Status
 from integrations.pagerduty.service import PagerDutyService
 
 
-async def _incident(body: dict[str, Any], incidents: IncidentService, directory: Directory) -> tuple[str, Any]:
+async def incident_of(body: dict[str, Any], incidents: IncidentService, directory: Directory) -> tuple[str, Any]:
+    """Who pressed, and the incident the button's value names, if they may act on it from where they pressed."""
     team_id = str((body.get("team") or {}).get("id") or "")
     user_id = str(body["user"]["id"])
     action = body["actions"][0]
@@ -42,27 +45,42 @@ async def on_ack(
     ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, incidents: IncidentService, directory: Directory
 ) -> None:
     await ack()
-    user_id, incident = await _incident(body, incidents, directory)
+    user_id, incident = await incident_of(body, incidents, directory)
     change = await incidents.acknowledge(incident, actor_id=user_id, source="slack")
     if not change.changed:
         await respond(**_say(f"INC-{incident.number} was already acknowledged by {user(change.incident.acknowledged_by)}."))
 
 
-async def on_resolve(
+# Buttons that move the incident at once (Resolve and Reopen ask something first: prompts.py).
+MOVES = {ids.ACTION_POSTMORTEM: Status.POSTMORTEM, ids.ACTION_CLOSE: Status.CLOSED}
+
+
+async def on_move(
     ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, incidents: IncidentService, directory: Directory
 ) -> None:
     await ack()
-    user_id, incident = await _incident(body, incidents, directory)
-    change = await incidents.move(incident, actor_id=user_id, target=Status.RESOLVED, source="slack")
+    user_id, incident = await incident_of(body, incidents, directory)
+    target = MOVES[str(body["actions"][0]["action_id"])]
+    change = await incidents.move(incident, actor_id=user_id, target=target, source="slack")
     if not change.changed:
-        await respond(**_say(f"INC-{incident.number} is already resolved."))
+        await respond(**_say(f"INC-{incident.number} is already {target}."))
+
+
+async def on_join(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, incidents: IncidentService, directory: Directory
+) -> None:
+    """Join channel, on the announcement: Vigil invites whoever pressed it."""
+    await ack()
+    user_id, incident = await incident_of(body, incidents, directory)
+    await incidents.join(incident, user_id=user_id)
+    await respond(**_say(f"You are in {channel(incident.channel_id)}."))
 
 
 async def on_update(
     ack: AsyncAck, body: dict[str, Any], incidents: IncidentService, directory: Directory, client: Any
 ) -> None:
     await ack()
-    _user_id, incident = await _incident(body, incidents, directory)
+    _user_id, incident = await incident_of(body, incidents, directory)
     await client.views_open(trigger_id=body["trigger_id"], view=update_modal(incident))
 
 
@@ -76,7 +94,7 @@ async def on_page(
 ) -> None:
     """Page on-call for the incident: its component's PagerDuty target, else the integration's routing key."""
     await ack()
-    user_id, incident = await _incident(body, incidents, directory)
+    user_id, incident = await incident_of(body, incidents, directory)
     queued = await pagerduty.page(team_id=incident.team_id, actor_id=user_id, incident_id=incident.id, service=None)
     await respond(**_say(paged_text(queued.target, queued.incident)))
 
@@ -105,7 +123,9 @@ async def on_repair(
 
 def register(registry: Any) -> None:
     registry.action(ids.ACTION_ACK)(on_ack)
-    registry.action(ids.ACTION_RESOLVE)(on_resolve)
+    for action_id in MOVES:
+        registry.action(action_id)(on_move)
+    registry.action(ids.ACTION_JOIN)(on_join)
     registry.action(ids.ACTION_UPDATE)(on_update)
     registry.action(ids.ACTION_PAGE)(on_page)
     registry.action(ids.ACTION_REPAIR)(on_repair)

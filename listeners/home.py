@@ -1,7 +1,8 @@
 """App Home: published for the user who opened it or acted, never for everyone.
 
-Everyone gets the overview (Declare, the incidents they may see, on-call, identities, help channel, integrations);
-admins also get the back-office tabs, whose buttons and modals live in listeners/admin/.
+Everyone gets Declare, the active incidents they may see (each with an Open link to its channel), and the overview
+(resolved incidents, on-call, linked accounts, help channel, connected tools); admins also get a setup checklist until
+the basics are set, and the back-office tabs, whose buttons and modals live in listeners/admin/.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import slack_ids as ids
-from bot.admin.service import AdminService
-from bot.blocks.declare import declare_modal
 from bot.blocks.home import OVERVIEW, TABS, read_home_metadata
 from bot.home.publisher import HomePublisher
 from bot.slack_payloads import team_of, user_of
@@ -44,16 +43,21 @@ async def on_page(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], h
     await home.show(team_id=team_of(body), user_id=user_of(body), tab=tab, page=page)
 
 
-async def on_declare(ack: AsyncAck, body: dict[str, Any], admin: AdminService, client: Any) -> None:
+async def on_declare(ack: AsyncAck, body: dict[str, Any], home: HomePublisher) -> None:
     """The Home's Declare button opens the same modal as `/incident open`; its submission is handled there."""
     await ack()
-    components = await admin.component_choices(team_id=team_of(body))
-    await client.views_open(trigger_id=body["trigger_id"], view=declare_modal(components=components))
+    await home.open_declare(trigger_id=body["trigger_id"], team_id=team_of(body))
+
+
+async def on_open_incident(ack: AsyncAck) -> None:
+    """The Open button is a link to the incident's channel: Slack follows it; the press only needs an ack."""
+    await ack()
 
 
 def register(registry: Any) -> None:
     registry.event(ids.EVENT_APP_HOME_OPENED)(on_app_home_opened)
     registry.action(ids.ACTION_HOME_DECLARE)(on_declare)
+    registry.action(ids.ACTION_HOME_OPEN_INCIDENT)(on_open_incident)
     for action_id in TAB_ACTIONS:
         registry.action(action_id)(on_tab)
     registry.action(ids.ACTION_HOME_PAGE_PREV)(on_page)

@@ -13,7 +13,7 @@ from bot import slack_ids as ids
 from bot.directory import Directory
 from bot.incidents.reminders import Housekeeping
 from bot.incidents.service import IncidentService
-from listeners.actions import _incident
+from listeners.actions import incident_of
 
 SNOOZE_MINUTES = {
     ids.ACTION_REMINDER_SNOOZE_30: 30,
@@ -31,7 +31,7 @@ async def on_snooze(
     housekeeping: Housekeeping,
 ) -> None:
     await ack()
-    user_id, incident = await _incident(body, incidents, directory)
+    user_id, incident = await incident_of(body, incidents, directory)
     await housekeeping.snooze(incident, actor_id=user_id, minutes=SNOOZE_MINUTES[str(action.get("action_id"))])
 
 

@@ -37,7 +37,7 @@ from bot.admin.forms import (
 )
 from bot.admin.ports import ComponentPaging, LookupFailed, SlackLookup
 from bot.blocks.admin import NO_SERVICE
-from bot.blocks.home import ComponentLine, ServiceOption, SettingsLine, SosTargetLine, UsergroupLine
+from bot.blocks.home import TAG_LABELS, ComponentLine, ServiceOption, SettingsLine, SosTargetLine, UsergroupLine
 from bot.clock import Clock
 from bot.directory import Directory
 from bot.home.queries import component_line, settings_line, sos_target_line, tag_values, usergroup_line
@@ -240,7 +240,7 @@ class AdminService:
         )
         problems |= {tag: problem for tag, problem in zip(checked, found, strict=True) if problem}
         if problems:
-            raise FieldErrors(_in_order(problems, order))
+            raise FieldErrors(_in_order(problems, order), TAG_LABELS)
 
         async def write(session: AsyncSession) -> int:
             now, now_groups = await tag_values(session, team_id=team_id)
@@ -251,7 +251,7 @@ class AdminService:
             known = await known_usergroup_ids(session, team_id=team_id, ids=wanted)
             found |= {tag: UNKNOWN_USERGROUP for tag, gid in usergroups.items() if gid and gid not in known}
             if found:
-                raise FieldErrors(_in_order(found, order))
+                raise FieldErrors(_in_order(found, order), TAG_LABELS)
             for tag, cid in conversations.items():
                 if cid:
                     await set_conversation_tag(session, team_id=team_id, tag=tag, conversation_id=cid, by=actor.user_id)
@@ -491,7 +491,7 @@ class AdminService:
                 for name in await usergroup_in_sos_targets(session, team_id=team_id, usergroup_id=usergroup_id)
             ]
             uses += [
-                f"the {tag} tag"
+                f"“{TAG_LABELS[tag]}” in Tags"
                 for tag in USERGROUP_TAGS
                 if await tagged_usergroup(session, team_id=team_id, tag=tag) == usergroup_id
             ]

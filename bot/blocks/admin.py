@@ -11,6 +11,7 @@ from typing import Any
 from bot import slack_ids as ids
 from bot.blocks.home import (
     TAG_HELP,
+    TAG_LABELS,
     ComponentLine,
     ServiceOption,
     SettingsLine,
@@ -182,7 +183,7 @@ def tags_modal(
         blocks.append(
             _input(
                 block_id,
-                tag,
+                TAG_LABELS[tag],
                 _conversation_select(ids.ACTION_TAG_CONVERSATION, conversation_tags.get(tag)),
                 optional=True,
                 hint=TAG_HELP[tag] + " Leave empty to remove the tag.",
@@ -193,14 +194,14 @@ def tags_modal(
             blocks.append(
                 _input(
                     block_id,
-                    tag,
+                    TAG_LABELS[tag],
                     _usergroup_select(ids.ACTION_TAG_USERGROUP, usergroups, usergroup_tags.get(tag)),
                     optional=True,
                     hint=TAG_HELP[tag] + " Leave empty to remove the tag.",
                 )
             )
         else:
-            blocks.append(_no_usergroups(f"tag it `{tag}`"))
+            blocks.append(_no_usergroups(f"choose one for “{TAG_LABELS[tag]}”"))
     meta = {"shown": {**conversation_tags, **usergroup_tags}}
     return _modal(ids.VIEW_ADMIN_TAGS, "Tags", blocks, submit="Save", meta=meta)
 

@@ -14,7 +14,7 @@ from typing import Any
 from bot import slack_ids as ids
 from bot.blocks.integrations import PAGE_SIZE as INTEGRATIONS_PAGE_SIZE
 from bot.blocks.integrations import IntegrationsTab, integrations_tab
-from bot.blocks.mrkdwn import esc
+from bot.blocks.mrkdwn import clip, date, esc, user
 from bot.blocks.oncall import Shift, shift_line
 
 OVERVIEW, TAGS, SOS, COMPONENTS, USERGROUPS, SETTINGS = "overview", "tags", "sos", "components", "usergroups", "settings"
@@ -31,6 +31,8 @@ TABS: dict[str, tuple[str, str]] = {
 }
 ADMIN_TABS = frozenset(TABS) - {OVERVIEW}
 INCIDENTS_PAGE_SIZE = 10
+ACTIVE_ON_OTHER_TABS = 5  # above an admin tab's own content: the rest are on the overview
+RESOLVED_SHOWN = 10
 LIST_PAGE_SIZE = 20
 MAX_PAGE = 10_000
 
@@ -41,17 +43,20 @@ SEVERITY_EMOJI = {
     "P4": ":large_blue_circle:",
     "P5": ":white_circle:",
 }
+# What each tag is called where people read it, and what it does.
+TAG_LABELS = {
+    "tech_incidents": "Announce incidents in",
+    "dev_firefighter": "Help channel",
+    "it_deploy": "Deploy-freeze warnings in",
+    "invited_for_all_public_p1": "Invite to every public P1",
+}
 TAG_HELP = {
-    "tech_incidents": "Gets an announcement of every public P1, P2 and P3 incident, kept current.",
-    "dev_firefighter": "The help channel, named in usage replies and on App Home.",
-    "it_deploy": "Gets a deploy-freeze warning for every public P1.",
-    "invited_for_all_public_p1": "Invited to every public P1.",
+    "tech_incidents": "Every public P1, P2 and P3 incident is announced there, and the announcement kept current.",
+    "dev_firefighter": "Where people are sent when they need a hand: named in Vigil's replies and on App Home.",
+    "it_deploy": "Every public P1 posts a deploy-freeze warning there.",
+    "invited_for_all_public_p1": "This usergroup is invited to every public P1.",
 }
 KIND_LABELS = {"pagerduty": "PagerDuty", "github": "GitHub", "jira": "Jira", "linear": "Linear", "email": "Email"}
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,22 @@ class IncidentLine:
     status: str
     channel_id: str | None
     private: bool
+    commander_id: str | None = None
+    declared_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Whether the basics are set, for the admins' checklist (shown until they are)."""
+
+    announce_channel: bool = False
+    help_channel: bool = False
+    components: bool = False
+    pagerduty: bool = False  # not a basic: offered, never required
+
+    @property
+    def done(self) -> bool:
+        return self.announce_channel and self.help_channel and self.components
 
 
 @dataclass(frozen=True)
@@ -116,15 +137,20 @@ class HomeData:
     """What one user's Home shows. `items`/`total` are the current tab's page and list size (incidents: `has_more`)."""
 
     user_id: str
+    team_id: str = ""
     command: str = "/incident"
     is_admin: bool = False
     tab: str = OVERVIEW
     page: int = 0
     notice: str | None = None
     alert: bool = False  # the notice reports a failure (a test that was not taken)
-    # Overview (everyone)
+    # Every tab: the active incidents (the overview pages them), and for admins the setup checklist
     incidents: Sequence[IncidentLine] = ()
     has_more_incidents: bool = False
+    setup: Setup | None = None
+    # Overview (everyone)
+    resolved: Sequence[IncidentLine] = ()
+    more_resolved: int = 0
     identities: Sequence[IdentityLine] = ()
     help_channel_id: str | None = None
     integrations: Sequence[str] = ()
@@ -200,7 +226,8 @@ def page_count(total: int, size: int) -> int:
 
 
 def home_view(data: HomeData) -> dict[str, Any]:
-    """The Home tab for one user; admins get a tab bar, everyone else only the overview."""
+    """The Home tab for one user: Declare, the active incidents, then the overview; admins get, above the
+    incidents, the setup checklist until the basics are set, and below them a tab bar."""
     tab = data.tab if data.is_admin or data.tab == OVERVIEW else OVERVIEW
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Vigil incident response"}},
@@ -210,15 +237,16 @@ def home_view(data: HomeData) -> dict[str, Any]:
             "elements": [button(":rotating_light: Declare an incident", ids.ACTION_HOME_DECLARE, style="primary")],
         },
     ]
+    if data.is_admin and data.setup is not None and not data.setup.done:
+        blocks += _checklist(data.setup)
+    blocks += _active(data, overview=tab == OVERVIEW)
     if data.is_admin:
+        # Unstyled: only Declare is green; the tab shown says its name in its first line.
         blocks.append(
             {
                 "type": "actions",
                 "block_id": ids.BLOCK_HOME_TABS,
-                "elements": [
-                    button(label, action_id, name, style="primary" if name == tab else None)
-                    for name, (label, action_id) in TABS.items()
-                ],
+                "elements": [button(label, action_id, name) for name, (label, action_id) in TABS.items()],
             }
         )
     if data.notice:
@@ -256,74 +284,157 @@ def _pager(tab: str, page: int, *, has_prev: bool, has_next: bool, label: str | 
     return blocks
 
 
-def incident_line(incident: IncidentLine) -> str:
-    where = f"<#{incident.channel_id}>" if incident.channel_id else "_no channel_"
+def age(declared_at: datetime | None, now: datetime | None) -> str:
+    """How long ago an incident was declared: Slack's own `{ago}`, with a fallback computed now."""
+    if declared_at is None:
+        return ""
+    minutes = max(0, int(((now or declared_at) - declared_at).total_seconds()) // 60)
+    if minutes < 60:
+        fallback = f"{minutes} min ago"
+    elif minutes < 48 * 60:
+        fallback = f"{minutes // 60} h ago"
+    else:
+        fallback = f"{minutes // (24 * 60)} days ago"
+    return "declared " + date(declared_at, "{ago}", fallback)
+
+
+def channel_url(team_id: str, channel_id: str) -> str:
+    return f"https://slack.com/app_redirect?channel={channel_id}" + (f"&team={team_id}" if team_id else "")
+
+
+def incident_line(incident: IncidentLine, *, now: datetime | None = None) -> str:
+    """An active incident: severity, number and title; then status, channel, commander and age."""
     lock = " :lock:" if incident.private else ""
+    details = [
+        incident.severity,
+        incident.status,
+        f"<#{incident.channel_id}>" if incident.channel_id else "_no channel yet_",
+    ]
+    if incident.commander_id:
+        details.append(f"led by {user(incident.commander_id)}")
+    if incident.declared_at:
+        details.append(age(incident.declared_at, now))
     return (
         f"{SEVERITY_EMOJI.get(incident.severity, '')} *INC-{incident.number}*{lock} · {esc(clip(incident.title, 150))}\n"
-        f"{incident.severity} · {incident.status} · {where}"
+        + " · ".join(details)
     )
 
 
-def _shifts(data: HomeData) -> str:
-    if not data.pagerduty:
-        return "None to show: PagerDuty is not connected."
-    if not data.shifts or data.now is None:
-        return (
-            "None in the next 7 days. Not right? Your PagerDuty account is found by your email; link it with "
-            f"`{data.command} link pagerduty <your PagerDuty user id>`."
-        )
+def resolved_line(incident: IncidentLine) -> str:
+    where = f" · <#{incident.channel_id}>" if incident.channel_id else ""
+    lock = " :lock:" if incident.private else ""
+    return f"*INC-{incident.number}*{lock} · {esc(clip(incident.title, 80))} · {incident.status}{where}"
+
+
+def _active(data: HomeData, *, overview: bool) -> list[dict[str, Any]]:
+    """The active incidents, newest first: paged on the overview, the first few above an admin tab."""
+    shown = data.incidents[: INCIDENTS_PAGE_SIZE if overview else ACTIVE_ON_OTHER_TABS]
+    if not shown:
+        quiet = ":sunny: No active incidents." if data.page == 0 or not overview else "No more active incidents."
+        blocks = [_context(quiet)]
+    else:
+        blocks = [_section("*Active incidents*")]
+        for incident in shown:
+            open_button = None
+            if incident.channel_id:
+                open_button = button("Open", ids.ACTION_HOME_OPEN_INCIDENT, str(incident.number))
+                open_button["url"] = channel_url(data.team_id, incident.channel_id)
+            blocks.append(_section(incident_line(incident, now=data.now), open_button))
+    if overview:
+        return blocks + _pager(OVERVIEW, data.page, has_prev=data.page > 0, has_next=data.has_more_incidents)
+    if data.has_more_incidents or len(data.incidents) > len(shown):
+        blocks.append(_context("More on the Overview tab."))
+    return blocks
+
+
+def _checklist(setup: Setup) -> list[dict[str, Any]]:
+    def item(done: bool, text: str) -> str:
+        return f"{':white_check_mark:' if done else ':white_large_square:'} {text}"
+
+    lines = [
+        item(setup.announce_channel, "Choose where incidents are announced (Tags)"),
+        item(setup.help_channel, "Choose the help channel people are sent to (Tags)"),
+        item(setup.components, "Add a component, so the right people are invited (Components)"),
+        item(setup.pagerduty, "Optional: connect PagerDuty to page on-call (Integrations)"),
+    ]
+    return [
+        _section("*Set up Vigil* · shown to admins until the first three are done\n" + "\n".join(lines)),
+        {
+            "type": "actions",
+            "elements": [
+                button("Choose channels", ids.ACTION_ADMIN_EDIT_TAGS),
+                button("Add component", ids.ACTION_ADMIN_ADD_COMPONENT),
+            ],
+        },
+    ]
+
+
+def _shifts(data: HomeData) -> str | None:
+    if not data.pagerduty or not data.shifts or data.now is None:
+        return None
     return "\n".join(shift_line(shift, now=data.now) for shift in data.shifts)
 
 
 def _overview(data: HomeData) -> list[dict[str, Any]]:
-    blocks: list[dict[str, Any]] = [_section("*Incidents you can see* (not closed, newest first)")]
-    if not data.incidents:
-        blocks.append(_context("None open. Quiet is good." if data.page == 0 else "No more incidents."))
-    blocks += [_section(incident_line(i)) for i in data.incidents[:INCIDENTS_PAGE_SIZE]]
-    blocks += _pager(OVERVIEW, data.page, has_prev=data.page > 0, has_next=data.has_more_incidents)
-    blocks.append({"type": "divider"})
-    blocks.append(_section(f"*Your on-call shifts*\n{_shifts(data)}"))
+    """Resolved incidents grouped, then the reader's own: on-call, accounts, where to ask; what is empty is folded
+    into one line."""
+    blocks: list[dict[str, Any]] = []
+    if data.resolved and data.page == 0:
+        lines = [resolved_line(i) for i in data.resolved[:RESOLVED_SHOWN]]
+        if data.more_resolved:
+            lines.append(f"…and {data.more_resolved} more: `{esc(data.command)} list`")
+        blocks.append(_section("*Resolved, not closed yet*\n" + "\n".join(lines)))
+        blocks.append({"type": "divider"})
+    empty: list[str] = []
+    link_hint = False  # Vigil finds PagerDuty accounts by email; the rest need a link
+    shifts = _shifts(data)
+    if shifts:
+        blocks.append(_section(f"*Your on-call shifts*\n{shifts}"))
+    elif data.pagerduty:
+        empty.append("no on-call shifts in the next 7 days")
+        link_hint = True
+    link = f"`{esc(data.command)} link pagerduty {esc('<id>')}`"
     if data.identities:
         lines = [
             f"• {KIND_LABELS.get(i.kind, i.kind)}: `{esc(clip(i.external_id, 200))}`"
             + (" _(matched by email)_" if i.source == "email-match" else "")
             for i in data.identities
         ]
-        identities = "\n".join(lines)
+        blocks.append(_section("*Your accounts in other tools*\n" + "\n".join(lines) + f"\n_Change one with_ {link}."))
     else:
-        identities = "None yet."
-    blocks.append(
-        _section(
-            f"*Your linked identities*\n{identities}\n"
-            f"_Link or change one with_ `{data.command} link [pagerduty|github|jira|linear|email] <id>`."
-        )
-    )
+        empty.append("no accounts linked yet")
+        link_hint = True
+    if data.integrations:
+        blocks.append(_section("*Connected tools*\n" + ", ".join(esc(name) for name in data.integrations)))
+    else:
+        empty.append("no tools connected")
+    if empty:
+        text = "; ".join(empty)
+        hint = f" Not right? Link your account: {link}." if link_hint else ""
+        blocks.append(_context(text[0].upper() + text[1:] + "." + hint))
     help_line = (
-        f"Ask in <#{data.help_channel_id}>."
+        f"Need a hand? Ask in <#{data.help_channel_id}>."
         if data.help_channel_id
-        else "No help channel yet: an admin tags one `dev_firefighter` here in App Home."
+        else "Need a hand? No help channel is set yet: a Slack workspace admin can choose one here, in App Home."
     )
-    blocks.append(_section(f"*Need a hand?*\n{help_line}"))
-    active = ", ".join(esc(name) for name in data.integrations) if data.integrations else "None yet."
-    blocks.append(_section(f"*Integrations*\n{active}"))
-    blocks.append(_context(f"`{data.command} help` lists every command."))
+    blocks.append(_section(help_line))
+    blocks.append(_context(f"`{esc(data.command)} help` lists every command."))
     return blocks
 
 
 def _tags(data: HomeData) -> list[dict[str, Any]]:
     blocks = [
         _section(
-            "*Tags* · a tag is on one conversation (or usergroup); a conversation may carry several tags.",
+            "*Tags* · the channels and the usergroup Vigil uses; one channel may do several jobs.",
             button("Edit tags", ids.ACTION_ADMIN_EDIT_TAGS),
         )
     ]
     for tag, conversation_id in data.conversation_tags.items():
         where = f"<#{conversation_id}>" if conversation_id else "_not set_"
-        blocks.append(_section(f"*{tag}* → {where}\n{TAG_HELP.get(tag, '')}"))
+        blocks.append(_section(f"*{TAG_LABELS.get(tag, tag)}* → {where}\n{TAG_HELP.get(tag, '')}"))
     for tag, usergroup_id in data.usergroup_tags.items():
         who = _usergroup(usergroup_id) if usergroup_id else "_not set_"
-        blocks.append(_section(f"*{tag}* → {who}\n{TAG_HELP.get(tag, '')}"))
+        blocks.append(_section(f"*{TAG_LABELS.get(tag, tag)}* → {who}\n{TAG_HELP.get(tag, '')}"))
     return blocks
 
 

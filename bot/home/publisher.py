@@ -1,9 +1,11 @@
-"""Publishing one user's Home tab: always for the user who opened it or acted, never for everyone."""
+"""Publishing one user's Home tab: always for the user who opened it or acted, never for everyone; and opening the
+declare form, from the Home's Declare button and from `/incident open`."""
 
 from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.declare import declare_modal
 from bot.blocks.home import ADMIN_TABS, OVERVIEW, home_view
 from bot.directory import Directory
 from bot.home.queries import HomeQueries
@@ -42,3 +44,17 @@ class HomePublisher:
             raise NotAllowed(admin_refusal("open the admin tabs of App Home"))
         data = await self.queries.home(actor=actor, team_id=team_id, tab=tab, page=page)
         await self.slack.views_publish(user_id=user_id, view=home_view(data))
+
+    async def open_declare(
+        self,
+        *,
+        trigger_id: str,
+        team_id: str,
+        title: str = "",
+        severity: str | None = None,
+        origin_channel_id: str | None = None,
+    ) -> None:
+        """The declare form, pre-filled, saying what declaring will do in this workspace."""
+        context = await self.queries.declare_context(team_id=team_id)
+        view = declare_modal(title=title, severity=severity, context=context, origin_channel_id=origin_channel_id)
+        await self.slack.views_open(trigger_id=trigger_id, view=view)

@@ -34,6 +34,19 @@ def check_description(text: str, *, field: str | None = "description") -> str:
     return description
 
 
+MAX_NOTE = 2900
+
+
+def check_note(text: str, *, required: bool = True, field: str | None = None) -> str:
+    """A note or a resolution as stored: no control characters; within what one Slack section shows."""
+    note = clean_text(text)
+    if required and not note:
+        raise InvalidInput("Write something first.", field=field)
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"Keep it under {MAX_NOTE} characters.", field=field)
+    return note
+
+
 def parse_bounded_int(text: object, *, low: int, high: int, what: str, field: str | None = None) -> int:
     """An integer typed or sent by someone else: ASCII digits only (no `²`, no `+`, no spaces inside), within
     [low, high]."""

@@ -22,8 +22,29 @@ class NameTaken(ChatError):
 
 
 @dataclass(frozen=True)
+class CardLink:
+    """Somewhere else the incident lives (a ticket, a page, the announcement): a label and an http(s) address."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class CardNote:
+    """The latest note on the timeline: its words, who wrote it (an id, and the name to show when known) and when."""
+
+    text: str
+    at: datetime
+    author_id: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
 class IncidentCard:
-    """What the chat side renders of an incident: the opening message, the announcement, the topic."""
+    """What the chat side renders of an incident: the opening message, the announcement, the topic.
+
+    Beyond the incident's row, the step runner fills in what the card shows at a glance: the latest note, the links,
+    and `names`, the display names (from the directory) of the people on it, so that they are named, not pinged."""
 
     team_id: str
     number: int
@@ -42,6 +63,11 @@ class IncidentCard:
     resolution: str | None = None
     closure_reason: str | None = None
     missing: tuple[str, ...] = ()  # Slack steps that failed for good, waiting for a repair
+    resolved_at: datetime | None = None
+    last_update_at: datetime | None = None
+    latest_note: CardNote | None = None
+    links: tuple[CardLink, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict)  # user id → display name
 
     @property
     def ref(self) -> str:
@@ -80,6 +106,10 @@ class PeoplePort(Protocol):
     async def person(self, *, team_id: str, user_id: str) -> Person:
         """Who `user_id` is; raise NotFound when the chat platform does not know them."""
 
+    async def name(self, *, team_id: str, user_id: str) -> str | None:
+        """The name `user_id` goes by, asked of the chat platform when the directory has never met them (and
+        remembered there); None when unknown."""
+
 
 class ChatPort(Protocol):
     async def create_channel(self, *, name: str, private: bool) -> str:
@@ -88,7 +118,8 @@ class ChatPort(Protocol):
     async def invite(self, *, channel_id: str, user_ids: Sequence[str]) -> None: ...
 
     async def set_topic(self, *, card: IncidentCard) -> None:
-        """Set the incident channel's topic from the card (its resolution once closed)."""
+        """Set the incident channel's topic from the card (its resolution once closed), unless it already reads so:
+        every topic change shows people a line in the channel."""
 
     async def post_opening(self, *, card: IncidentCard, marker: str | None = None) -> str:
         """Post the opening message in the incident channel; return its ts. A `marker` is carried in the message's
@@ -112,9 +143,29 @@ class ChatPort(Protocol):
         """Rename; return the name the channel has now. NameTaken when it is in use."""
 
     async def post_change(
-        self, *, channel_id: str, actor_id: str | None, notes: Sequence[Note], marker: str | None = None
+        self,
+        *,
+        channel_id: str,
+        actor_id: str | None,
+        notes: Sequence[Note],
+        names: Mapping[str, str] | None = None,
+        marker: str | None = None,
     ) -> str:
-        """One line in the incident channel saying what changed and who changed it."""
+        """One line in the incident channel saying what changed and who changed it. `names` are the display names of
+        the people it is about: the one who acted is named, never mentioned (a mention would ping them)."""
+
+    async def reply_to_announcement(
+        self,
+        *,
+        channel_id: str,
+        thread_ts: str,
+        card: IncidentCard,
+        reply: Note,
+        broadcast: bool = False,
+        marker: str | None = None,
+    ) -> str:
+        """A reply in the announcement's thread (an escalation, a downgrade, the resolution), also sent to the channel
+        when `broadcast`; its ts."""
 
     async def post_message(self, *, channel_id: str, text: str, marker: str | None = None) -> str:
         """Post text the chat side already rendered (an SOS request built by the door that asked for it)."""
@@ -132,6 +183,8 @@ class ChatPort(Protocol):
         """The channel called `name` that the bot can see, archived or not, or None (walks the channel list; used
         only to recover from `name_taken`)."""
 
-    async def find_marked(self, *, channel_id: str, marker: str, limit: int = 200) -> str | None:
-        """The ts of a message Vigil posted in `channel_id` carrying `marker` in its metadata (among the newest
-        `limit`), or None."""
+    async def find_marked(
+        self, *, channel_id: str, marker: str, limit: int = 200, thread_ts: str | None = None
+    ) -> str | None:
+        """The ts of a message Vigil posted in `channel_id` (in the thread of `thread_ts`, when given) carrying
+        `marker` in its metadata (among the newest `limit`), or None."""

@@ -87,7 +87,11 @@ class IncidentService:
         self._members: dict[int, _Members] = {}
         self.bus = bus or events.EventBus()
         self.surfaces = Surfaces(
-            sessions=sessions, chat=chat, clock=clock, invite_strategies=dict(invite_strategies or DEFAULT_STRATEGIES)
+            sessions=sessions,
+            chat=chat,
+            clock=clock,
+            invite_strategies=dict(invite_strategies or DEFAULT_STRATEGIES),
+            people=people,
         )
         self.steps = self.surfaces.runner
         self.steps.on_failed = self._steps_failed
@@ -150,6 +154,7 @@ class IncidentService:
         request_key: str | None = None,
         source: str = "slack",
         origin_channel_id: str | None = None,
+        commander_id: str | None = None,
     ) -> Declaration:
         """Open an incident, then build its Slack surfaces; a failed step is named, never fatal.
 
@@ -170,6 +175,7 @@ class IncidentService:
                 request_key=request_key,
                 source=source,
                 origin_channel_id=origin_channel_id,
+                commander_id=commander_id,
             )
         except IntegrityError:
             # A concurrent submission of the same form committed first (PostgreSQL waits on the unique index).
@@ -195,6 +201,7 @@ class IncidentService:
         request_key: str | None,
         source: str,
         origin_channel_id: str | None,
+        commander_id: str | None = None,
     ) -> Declaration:
         async with self.sessions() as session, session.begin():
             if request_key:
@@ -219,7 +226,7 @@ class IncidentService:
                 private=private,
                 component_id=component.id if component else None,
                 reporter_id=reporter_id,
-                commander_id=reporter_id,
+                commander_id=commander_id or reporter_id,
                 dedup_key=dedup_key,
                 request_key=request_key,
                 created_at=now,
@@ -316,7 +323,10 @@ class IncidentService:
                 status=str(target),
                 previous_status=str(current),
             )
-            notes = [Note("status", effects.timeline, {"from": str(current), "to": str(target)})]
+            said: dict[str, Any] = {"from": str(current), "to": str(target)}
+            if reopen:
+                said |= {"reopen": True, "note": note}
+            notes = [Note("status", effects.timeline, said)]
             token = uuid.uuid4().hex
             steps = await self.surfaces.plan_refresh(
                 session, row, notes=notes, actor_id=actor_id, token=token, closing=target == Status.CLOSED
@@ -361,7 +371,9 @@ class IncidentService:
             await self._emit(session, events.ACKNOWLEDGED, row, actor_id=actor_id, source=source)
             notes = [Note("ack", "Acknowledged")]
             token = uuid.uuid4().hex
-            steps = await self.surfaces.plan_refresh(session, row, notes=notes, actor_id=actor_id, token=token)
+            steps = await self.surfaces.plan_refresh(
+                session, row, notes=notes, actor_id=actor_id, token=token, announcement=False
+            )
         return await self._after_change(Change(incident=row, changed=True, notes=notes), steps, token)
 
     async def set_severity(self, incident: Incident, *, actor_id: str | None, severity: Severity, source: str) -> Change:
@@ -579,13 +591,8 @@ class IncidentService:
             {"target": target_name, "conversation_id": conversation_id, "usergroup_id": usergroup_id, "ts": ts},
         )
         await self.add_timeline_entry(
-            incident, kind=note.kind, text=note.text, actor_id=actor_id, source=source, data=dict(note.data)
+            incident, kind=note.kind, text=note.text, actor_id=actor_id, source=source, data=dict(note.data), post=note
         )
-        if incident.channel_id:
-            try:
-                await self.chat.post_change(channel_id=incident.channel_id, actor_id=actor_id, notes=[note])
-            except ChatError as exc:
-                log.info("INC-%s: could not note the SOS in the incident channel (%s)", incident.number, exc.code)
 
     async def add_timeline_entry(
         self,
@@ -601,9 +608,11 @@ class IncidentService:
     ) -> bool:
         """Append to the timeline (notes, SOS, pins); False when that message was already there (pins land once).
         With `post`, the entry is also said in the incident channel, as a durable step of the same transaction (a
-        message relayed from Teams)."""
+        note, an SOS, a message relayed from Teams). The opening message is brought in line: it shows the latest note
+        and when the incident was last updated."""
         token = uuid.uuid4().hex
         steps: list[SurfaceStep] = []
+        post = Note(post.kind, clean_text(post.text), post.data) if post is not None else None
         async with self.sessions() as session:
             try:
                 async with session.begin():
@@ -621,13 +630,23 @@ class IncidentService:
                         message_ts=message_ts,
                     )
                     row.last_update_at = self.clock.now()
-                    if post is not None:
-                        steps = await self.surfaces.plan_line(session, row, note=post, actor_id=actor_id, token=token)
+                    steps = await self.surfaces.plan_line(
+                        session, row, note=post, actor_id=actor_id, token=token, refresh_opening=True
+                    )
             except IntegrityError:
                 return False
         if steps:
             await self.surfaces.run(incident.id, steps, token=token)
         return True
+
+    async def join(self, incident: Incident, *, user_id: str) -> None:
+        """Bring someone into the incident's channel (the announcement's Join channel button)."""
+        if not incident.channel_id:
+            raise InvalidInput(f"INC-{incident.number} has no channel yet; try again in a moment.")
+        try:
+            await self.chat.invite(channel_id=incident.channel_id, user_ids=[user_id])
+        except ChatError as exc:
+            raise InvalidInput(f"Vigil could not add you to INC-{incident.number}'s channel ({exc.code}).") from None
 
     async def get(self, *, team_id: str, number: int) -> Incident:
         async with self.sessions() as session:

@@ -18,8 +18,8 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,8 +28,9 @@ from bot.clock import Clock
 from bot.incidents import steps as kinds
 from bot.incidents.channel_names import channel_name, closed_name
 from bot.incidents.invites import InviteStrategy, resolve_invitees
-from bot.incidents.ports import ChatError, ChatPort, IncidentCard, NameTaken
+from bot.incidents.ports import CardLink, CardNote, ChatError, ChatPort, IncidentCard, NameTaken, Note, PeoplePort
 from bot.incidents.steps import LABELS, Planned, marker, next_attempt, notes_of
+from db.cards import display_names, latest_note, links_of, workspace_url
 from db.incidents import add_timeline, get_by_channel
 from db.models import Component, Incident, SurfaceStep
 from db.steps import (
@@ -72,17 +73,44 @@ class Done:
     timeline: dict[str, Any] | None = None
 
 
+# Steps that render the incident's card (the rest need only its row).
+RENDERS_CARD = frozenset(
+    {
+        kinds.SET_TOPIC,
+        kinds.POST_OPENING,
+        kinds.UPDATE_OPENING,
+        kinds.ANNOUNCE,
+        kinds.UPDATE_ANNOUNCEMENT,
+        kinds.ANNOUNCE_REPLY,
+        kinds.CONFIRM,
+    }
+)
+
+
 @dataclass
 class State:
-    """The incident as one run sees it: read once, then kept up to date by the run's own steps."""
+    """The incident as one run sees it: read once, then kept up to date by the run's own steps. With it, what the
+    card shows beyond the row: the names of the people on it, the latest note, the links (the announcement's is made
+    from the incident as the run leaves it, so a run that posts the announcement links it at once)."""
 
     incident: Incident
     component: str | None
     missing: list[str]
     card_of: CardOf
+    names: dict[str, str] = field(default_factory=dict)
+    note: CardNote | None = None
+    links: tuple[CardLink, ...] = ()
+    workspace_url: str | None = None
 
     def card(self) -> IncidentCard:
-        return self.card_of(self.incident, self.component, self.missing)
+        incident = self.incident
+        links = self.links
+        if self.workspace_url and incident.announcement_channel_id and incident.announcement_ts:
+            ts = incident.announcement_ts.replace(".", "")
+            url = f"{self.workspace_url.rstrip('/')}/archives/{incident.announcement_channel_id}/p{ts}"
+            links = (*links, CardLink("Announcement", url))
+        card = self.card_of(incident, self.component, self.missing)
+        return replace(card, names=dict(self.names), latest_note=self.note, links=links)
 
 
 @dataclass
@@ -105,6 +133,7 @@ class StepRunner:
         invite_context: InviteContextOf,
         invite_strategies: dict[str, InviteStrategy],
         poll_interval: float = 1.0,
+        people: PeoplePort | None = None,
     ) -> None:
         self.sessions = sessions
         self.chat = chat
@@ -113,6 +142,7 @@ class StepRunner:
         self.invite_context = invite_context
         self.invite_strategies = invite_strategies
         self.poll_interval = poll_interval
+        self.people = people
         # Tests stop the runner before the k-th Slack step with this hook (it raises StepCrash).
         self.before_step: Callable[[SurfaceStep], None] | None = None
         # Called with (incident, labels) when steps fail for good outside a door's own run (the worker's retries).
@@ -126,45 +156,10 @@ class StepRunner:
     async def write(
         self, session: AsyncSession, incident: Incident, plan: Sequence[Planned], *, token: str
     ) -> list[SurfaceStep]:
-        """Write `plan`'s steps for `incident`, claimed by `token` for the run right after the commit.
-
-        A step that only brings a surface in line is not written when one of its kind is already waiting; when one
-        is running, the new one waits for it (unclaimed), so edits never race and a burst ends in one more edit.
-        A step that needs something an earlier change's step has not done yet (the channel) waits for that step.
-        """
-        now = self.clock.now()
-        written: dict[str, SurfaceStep] = {}
-        for planned in plan:
-            claimed = True
-            after_id: int | None = written[planned.after].id if planned.after else None
-            if planned.kind in kinds.COALESCED and planned.after is None:
-                if await waiting_of_kind(session, incident_id=incident.id, kind=planned.kind, now=now):
-                    continue
-                running = await unfinished_of_kind(session, incident_id=incident.id, kind=planned.kind)
-                if running is not None and running.status == "pending":
-                    after_id, claimed = running.id, False
-            if after_id is None and planned.after is None and planned.kind in kinds.NEEDS:
-                needed = await unfinished_of_kind(session, incident_id=incident.id, kind=kinds.NEEDS[planned.kind])
-                if needed is not None:
-                    after_id, claimed = needed.id, False
-            row = SurfaceStep(
-                team_id=incident.team_id,
-                incident_id=incident.id,
-                kind=planned.kind,
-                args=dict(planned.args),
-                after_id=after_id,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                claim_token=token if claimed else None,
-                claimed_until=now + LEASE if claimed else None,
-                result={},
-                created_at=now,
-            )
-            session.add(row)
-            await session.flush()
-            written[planned.key] = row
-        return [row for row in written.values() if row.claim_token == token]
+        """Write `plan`'s steps for `incident`, claimed by `token` for the run right after the commit (`write_steps`)."""
+        return await write_steps(
+            session, team_id=incident.team_id, incident_id=incident.id, plan=plan, token=token, now=self.clock.now()
+        )
 
     # ---------------------------------------------------------------- running
 
@@ -182,7 +177,7 @@ class StepRunner:
         incident_id = steps[0].incident_id
         assert all(s.incident_id == incident_id for s in steps), "one run is one incident's steps"
         try:
-            state = await self._load(incident_id)
+            state = await self._load(incident_id, steps)
         except Exception:
             log.exception(
                 "steps of incident %s not started: its row could not be read; resumed after their lease", incident_id
@@ -205,6 +200,11 @@ class StepRunner:
                 if parent is not None and not await parent:
                     await self._write(release, step, step_ids=[step.id], token=token)
                     return
+                # A step running beside the one it needs waits for it too (the edit of the opening message that
+                # follows the announcement, for the opening message's own post); done or not, it then goes on.
+                for needed in steps:
+                    if needed.kind == kinds.NEEDS.get(step.kind) and needed.id != step.after_id:
+                        await outcome[needed.id]
                 ok = await self._attempt(
                     step, state, token=token, fresh=fresh, invitees=invitees.get(step.id), failed=failed, records=records
                 )
@@ -328,15 +328,30 @@ class StepRunner:
             except Exception:
                 log.warning("could not renew the claim of running steps %s; retrying", step_ids, exc_info=True)
 
-    async def _load(self, incident_id: int) -> State:
-        async with self.sessions() as session:
-            incident = await session.get(Incident, incident_id, populate_existing=True)
-            assert incident is not None
-            component = await session.get(Component, incident.component_id) if incident.component_id else None
-            missing = [LABELS.get(s.kind, s.kind) for s in await failed_steps(session, incident_id=incident_id)]
-        return State(
-            incident=incident, component=component.name if component else None, missing=missing, card_of=self.card_of
+    async def card(self, incident_id: int) -> IncidentCard:
+        """The incident's card as a step would render it now."""
+        return (await self._load(incident_id, detailed=True)).card()
+
+    async def _load(self, incident_id: int, steps: Sequence[SurfaceStep] = (), *, detailed: bool = False) -> State:
+        state, people = await load_state(self.sessions, incident_id, card_of=self.card_of, steps=steps, detailed=detailed)
+        await self._meet(state, people - state.names.keys())
+        return state
+
+    async def _meet(self, state: State, user_ids: set[str]) -> None:
+        """Names of people the directory has never met (a first declaration), asked once and remembered there; who
+        stays unknown is mentioned instead."""
+        if self.people is None or not user_ids:
+            return
+        team_id = state.incident.team_id
+        people = self.people
+        found = await asyncio.gather(
+            *(people.name(team_id=team_id, user_id=u) for u in sorted(user_ids)), return_exceptions=True
         )
+        for user_id, name in zip(sorted(user_ids), found, strict=True):
+            if isinstance(name, str) and name:
+                state.names[user_id] = name
+            elif isinstance(name, BaseException) and not isinstance(name, Exception):
+                raise name
 
     async def _invitees(self, incident_id: int) -> list[str]:
         """Resolved while the channel is being created, so inviting costs no extra round trip."""
@@ -387,6 +402,103 @@ class StepRunner:
 
         await asyncio.gather(*(swept(i) for i in incident_ids))
         return len(incident_ids)
+
+
+async def write_steps(
+    session: AsyncSession,
+    *,
+    team_id: str,
+    incident_id: int,
+    plan: Sequence[Planned],
+    token: str | None,
+    now: datetime,
+) -> list[SurfaceStep]:
+    """Write `plan`'s steps, claimed by `token` for the run right after the commit (without a token, for the step
+    worker's next round); the steps claimed.
+
+    A step that only brings a surface in line is not written when one of its kind is already waiting; when one
+    is running, the new one waits for it (unclaimed), so edits never race and a burst ends in one more edit.
+    A step that needs something an earlier change's step has not done yet (the channel) waits for that step.
+    """
+    written: dict[str, SurfaceStep] = {}
+    for planned in plan:
+        claimed = token is not None
+        after_id: int | None = written[planned.after].id if planned.after else None
+        if planned.kind in kinds.COALESCED and planned.after is None:
+            if await waiting_of_kind(session, incident_id=incident_id, kind=planned.kind, now=now):
+                continue
+            running = await unfinished_of_kind(session, incident_id=incident_id, kind=planned.kind)
+            if running is not None and running.status == "pending":
+                after_id, claimed = running.id, False
+        if after_id is None and planned.after is None and planned.kind in kinds.NEEDS:
+            needed = await unfinished_of_kind(session, incident_id=incident_id, kind=kinds.NEEDS[planned.kind])
+            if needed is not None:
+                after_id, claimed = needed.id, False
+        row = SurfaceStep(
+            team_id=team_id,
+            incident_id=incident_id,
+            kind=planned.kind,
+            args=dict(planned.args),
+            after_id=after_id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            claim_token=token if claimed else None,
+            claimed_until=now + LEASE if claimed else None,
+            result={},
+            created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        written[planned.key] = row
+    return [row for row in written.values() if token is not None and row.claim_token == token]
+
+
+async def refresh_opening(session: AsyncSession, *, team_id: str, incident_id: int, now: datetime) -> None:
+    """Have the step worker bring the opening message in line (in its next round, within a second or so): for what
+    changed outside a change of the incident, such as a ticket or a page it now links to."""
+    await write_steps(
+        session,
+        team_id=team_id,
+        incident_id=incident_id,
+        plan=[Planned("opening", kinds.UPDATE_OPENING)],
+        token=None,
+        now=now,
+    )
+
+
+async def load_state(
+    sessions: async_sessionmaker[AsyncSession],
+    incident_id: int,
+    *,
+    card_of: CardOf,
+    steps: Sequence[SurfaceStep] = (),
+    detailed: bool = False,
+) -> tuple[State, set[str]]:
+    """The incident, and what its card shows when one of `steps` renders it (or `detailed`): one session, a few reads.
+    With it, the people the card and the steps' lines name (their names as far as the directory knows them)."""
+    async with sessions() as session:
+        incident = await session.get(Incident, incident_id, populate_existing=True)
+        assert incident is not None
+        component = await session.get(Component, incident.component_id) if incident.component_id else None
+        missing = [LABELS.get(s.kind, s.kind) for s in await failed_steps(session, incident_id=incident_id)]
+        state = State(incident=incident, component=component.name if component else None, missing=missing, card_of=card_of)
+        people: set[str | None] = set()
+        for step in steps:
+            if step.kind == kinds.POST_CHANGE:
+                people.add(_text(step.args.get("actor_id")))
+                people.update(_text(n.data.get(k)) for n in notes_of(step.args) for k in ("from", "to"))
+        if detailed or any(step.kind in RENDERS_CARD for step in steps):
+            note = await latest_note(session, incident_id=incident_id)
+            if note is not None:
+                by = note.data.get("by") if isinstance(note.data, dict) else None
+                state.note = CardNote(text=note.text, at=note.at, author_id=note.actor_id, author=_text(by))
+                people.add(note.actor_id)
+            people.update((incident.commander_id, incident.reporter_id, incident.acknowledged_by))
+            state.links = tuple(CardLink(label, url) for label, url in await links_of(session, incident))
+            state.workspace_url = await workspace_url(session, team_id=incident.team_id)
+        state.names = await display_names(session, team_id=incident.team_id, user_ids=people)
+    return state, {p for p in people if p}
 
 
 # ---------------------------------------------------------------- what each kind does
@@ -510,14 +622,39 @@ async def _post_change(runner: StepRunner, ctx: Context) -> Done:
     mark = marker(incident.external_key, f"change:{ctx.step.id}")
     ts = None if ctx.fresh else await runner.chat.find_marked(channel_id=incident.channel_id, marker=mark)
     if ts is None:
-        actor_id = ctx.step.args.get("actor_id")
         ts = await runner.chat.post_change(
             channel_id=incident.channel_id,
-            actor_id=str(actor_id) if actor_id else None,
+            actor_id=_text(ctx.step.args.get("actor_id")),
             notes=notes_of(ctx.step.args),
+            names=ctx.card.names,
             marker=mark,
         )
     return Done({"ts": ts})
+
+
+async def _announce_reply(runner: StepRunner, ctx: Context) -> Done:
+    incident = ctx.incident
+    channel_id, thread_ts = incident.announcement_channel_id, incident.announcement_ts
+    if not channel_id or not thread_ts:
+        return Done()
+    mark = marker(incident.external_key, f"thread:{ctx.step.id}")
+    ts = None if ctx.fresh else await runner.chat.find_marked(channel_id=channel_id, marker=mark, thread_ts=thread_ts)
+    if ts is None:
+        raw = ctx.step.args.get("reply") or {}
+        reply = Note(str(raw.get("kind") or ""), str(raw.get("text") or ""), dict(raw.get("data") or {}))
+        ts = await runner.chat.reply_to_announcement(
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            card=ctx.card,
+            reply=reply,
+            broadcast=bool(ctx.step.args.get("broadcast")),
+            marker=mark,
+        )
+    return Done({"ts": ts})
+
+
+def _text(value: object) -> str | None:
+    return str(value) if isinstance(value, str) and value else None
 
 
 async def _rename_closed(runner: StepRunner, ctx: Context) -> Done:
@@ -545,5 +682,6 @@ EXECUTORS: dict[str, Executor] = {
     kinds.UPDATE_OPENING: _update_opening,
     kinds.UPDATE_ANNOUNCEMENT: _update_announcement,
     kinds.POST_CHANGE: _post_change,
+    kinds.ANNOUNCE_REPLY: _announce_reply,
     kinds.RENAME_CLOSED: _rename_closed,
 }

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.incidents.ports import Note
+from bot.incidents.states import Severity, Status
 
 CREATE_CHANNEL = "create_channel"
 INVITE = "invite"  # the responders the invite strategies find
@@ -24,6 +25,7 @@ ANNOUNCE = "announce"
 WARN_DEPLOY = "warn_deploy"
 UPDATE_OPENING = "update_opening"
 UPDATE_ANNOUNCEMENT = "update_announcement"
+ANNOUNCE_REPLY = "announce_reply"  # an escalation, a downgrade, a resolution, a reopen, in the announcement's thread
 POST_CHANGE = "post_change"
 RENAME_CLOSED = "rename_closed"
 
@@ -40,6 +42,7 @@ LABELS = {
     WARN_DEPLOY: "warn about a deploy freeze",
     UPDATE_OPENING: "update the opening message",
     UPDATE_ANNOUNCEMENT: "update the announcement",
+    ANNOUNCE_REPLY: "reply in the announcement's thread",
     POST_CHANGE: "post the change in the channel",
     RENAME_CLOSED: "rename the channel",
 }
@@ -55,6 +58,7 @@ NEEDS = {
     RENAME_CLOSED: CREATE_CHANNEL,
     UPDATE_OPENING: POST_OPENING,
     UPDATE_ANNOUNCEMENT: ANNOUNCE,
+    ANNOUNCE_REPLY: ANNOUNCE,
 }
 
 # Slack answers worth another try; anything else (channel_not_found, not_in_channel, invalid_blocks, missing_scope…)
@@ -93,8 +97,9 @@ class Planned:
 def declaration_plan(
     *, name: str, private: bool, confirm_in: str | None, announce_to: str | None, warn_deploy_in: str | None
 ) -> list[Planned]:
-    """create → (invite ‖ topic ‖ post → pin ‖ confirm ‖ announce ‖ warn): three round trips when every call takes
-    one. The announcement and the deploy warning wait for the channel, which they link to."""
+    """create → (invite ‖ topic ‖ post → pin ‖ confirm ‖ announce → opening ‖ warn): three round trips when every
+    call takes one. The announcement and the deploy warning wait for the channel, which they link to; the opening
+    message is edited once the announcement is there (and the message posted), to link to it."""
     plan = [
         Planned("create", CREATE_CHANNEL, {"name": name, "private": private}),
         Planned("invite", INVITE, after="create"),
@@ -106,6 +111,7 @@ def declaration_plan(
         plan.append(Planned("confirm", CONFIRM, {"channel_id": confirm_in}, after="create"))
     if announce_to:
         plan.append(Planned("announce", ANNOUNCE, {"channel_id": announce_to}, after="create"))
+        plan.append(Planned("opening", UPDATE_OPENING, after="announce"))
     if warn_deploy_in:
         plan.append(Planned("warn", WARN_DEPLOY, {"channel_id": warn_deploy_in}, after="create"))
     return plan
@@ -125,14 +131,15 @@ def refresh_plan(
     invite_users: Sequence[str] = (),
     announce_to: str | None = None,
     warn_deploy_in: str | None = None,
+    replies: Sequence[tuple[Note, bool]] = (),
+    announcement: bool = True,
 ) -> list[Planned]:
     """What Slack needs after a change: the opening message, topic and announcement brought in line, a line in the
-    channel saying what changed, and what the change itself calls for."""
-    plan = [
-        Planned("opening", UPDATE_OPENING),
-        Planned("topic", SET_TOPIC),
-        Planned("announcement", UPDATE_ANNOUNCEMENT),
-    ]
+    channel saying what changed, and what the change itself calls for (`replies`: in the announcement's thread, each
+    with whether it is also sent to the channel). Without `announcement`, the change shows nowhere on it (an ack)."""
+    plan = [Planned("opening", UPDATE_OPENING), Planned("topic", SET_TOPIC)]
+    if announcement and not announce_to:  # a first announcement shows the incident as it is: nothing to edit yet
+        plan.append(Planned("announcement", UPDATE_ANNOUNCEMENT))
     if notes:
         plan.append(Planned("change", POST_CHANGE, {"actor_id": actor_id, "notes": [note_args(n) for n in notes]}))
     if closing:
@@ -145,7 +152,31 @@ def refresh_plan(
         plan.append(Planned("announce", ANNOUNCE, {"channel_id": announce_to}))
     if warn_deploy_in:
         plan.append(Planned("warn", WARN_DEPLOY, {"channel_id": warn_deploy_in}))
+    for n, (reply, broadcast) in enumerate(replies):
+        plan.append(Planned(f"reply{n}", ANNOUNCE_REPLY, {"reply": note_args(reply), "broadcast": broadcast}))
     return plan
+
+
+def announcement_replies(
+    notes: Sequence[Note], *, created_at: datetime, resolved_at: datetime | None, resolution: str | None
+) -> list[tuple[Note, bool]]:
+    """What of a change goes into the announcement's thread, so that people watching the channel hear of it: each
+    escalation and downgrade, the resolution and a reopen; the resolution, a reopen and an escalation to P1 are also
+    sent to the channel. Each with the plain facts its line shows (from, to, how long it lasted)."""
+    replies: list[tuple[Note, bool]] = []
+    for note in notes:
+        data = note.data
+        was, to = str(data.get("from") or ""), str(data.get("to") or "")
+        if note.kind == "severity" and was in Severity.__members__ and to in Severity.__members__:
+            up = Severity(to).rank < Severity(was).rank
+            kind = "escalated" if up else "downgraded"
+            replies.append((Note(kind, note.text, {"from": was, "to": to}), up and to == Severity.P1))
+        elif note.kind == "status" and data.get("reopen"):
+            replies.append((Note("reopened", str(data.get("note") or ""), {"from": was, "to": to}), True))
+        elif note.kind == "status" and to == Status.RESOLVED:
+            after = int((resolved_at - created_at).total_seconds()) if resolved_at else None
+            replies.append((Note("resolved", resolution or "", {"from": was, "to": to, "after": after}), True))
+    return replies
 
 
 def note_args(note: Note) -> dict[str, Any]:

@@ -18,12 +18,21 @@ from bot.clock import Clock
 from bot.incidents.channel_names import channel_name
 from bot.incidents.invites import InviteContext, InviteStrategy
 from bot.incidents.outcomes import Declaration
-from bot.incidents.ports import ChatError, ChatPort, IncidentCard, Note
+from bot.incidents.ports import ChatError, ChatPort, IncidentCard, Note, PeoplePort
 from bot.incidents.step_runner import StepRunner
-from bot.incidents.steps import UPDATE_OPENING, Planned, declaration_plan, line_plan, refresh_plan
+from bot.incidents.steps import (
+    ANNOUNCE,
+    UPDATE_OPENING,
+    Planned,
+    announcement_replies,
+    declaration_plan,
+    line_plan,
+    refresh_plan,
+)
 from db.incidents import add_timeline, timeline_of
 from db.models import Component, Incident, SurfaceStep, Usergroup
 from db.pagerduty import oncall_slack_users_for_service
+from db.steps import unfinished_of_kind
 from db.tags import INVITED_FOR_ALL_PUBLIC_P1, IT_DEPLOY, TECH_INCIDENTS, tagged_conversation, tagged_usergroup
 
 log = logging.getLogger(__name__)
@@ -50,6 +59,8 @@ def card_of(incident: Incident, component: str | None = None, missing: Sequence[
         resolution=incident.resolution,
         closure_reason=incident.closure_reason,
         missing=tuple(missing),
+        resolved_at=incident.resolved_at,
+        last_update_at=incident.last_update_at,
     )
 
 
@@ -61,6 +72,7 @@ class Surfaces:
         chat: ChatPort,
         clock: Clock,
         invite_strategies: dict[str, InviteStrategy],
+        people: PeoplePort | None = None,
     ) -> None:
         self.sessions = sessions
         self.chat = chat
@@ -73,6 +85,7 @@ class Surfaces:
             card_of=card_of,
             invite_context=self.invite_context,
             invite_strategies=invite_strategies,
+            people=people,
         )
 
     async def invite_context(self, session: AsyncSession, incident: Incident, component: Component | None) -> InviteContext:
@@ -127,10 +140,21 @@ class Surfaces:
         return await self.runner.write(session, incident, plan, token=token)
 
     async def plan_line(
-        self, session: AsyncSession, incident: Incident, *, note: Note, actor_id: str | None, token: str
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        *,
+        note: Note | None,
+        actor_id: str | None,
+        token: str,
+        refresh_opening: bool = False,
     ) -> list[SurfaceStep]:
-        """Write one line in the incident channel (no surface changes)."""
-        return await self.runner.write(session, incident, line_plan(note=note, actor_id=actor_id), token=token)
+        """Write one line in the incident channel (when `note`); with `refresh_opening`, the opening message is brought
+        in line too (after a note: it shows the latest one)."""
+        plan = line_plan(note=note, actor_id=actor_id) if note is not None else []
+        if refresh_opening:
+            plan.append(Planned("opening", UPDATE_OPENING))
+        return await self.runner.write(session, incident, plan, token=token)
 
     async def plan_refresh(
         self,
@@ -143,9 +167,11 @@ class Surfaces:
         closing: bool = False,
         reevaluate: bool = False,
         invite_users: Sequence[str] = (),
+        announcement: bool = True,
     ) -> list[SurfaceStep]:
         """Write what Slack needs after a change: the surfaces brought in line, the line in the channel, the rename on
-        close; on a severity change, invites, a first announcement and the deploy warning."""
+        close; on a severity change, invites, a first announcement and the deploy warning; in the thread of an
+        announcement made earlier, the escalation, downgrade, resolution or reopen."""
         announce_to = deploy_to = None
         if reevaluate and not incident.private:
             if incident.announcement_ts is None and incident.severity in ANNOUNCED_SEVERITIES:
@@ -154,6 +180,14 @@ class Surfaces:
                 e.kind == "deploy_warning" for e in await timeline_of(session, incident)
             ):
                 deploy_to = await tagged_conversation(session, team_id=incident.team_id, tag=IT_DEPLOY)
+        replies = []
+        announced = incident.announcement_ts is not None or (
+            await unfinished_of_kind(session, incident_id=incident.id, kind=ANNOUNCE) is not None
+        )
+        if announced and not announce_to and not incident.private:
+            replies = announcement_replies(
+                notes, created_at=incident.created_at, resolved_at=incident.resolved_at, resolution=incident.resolution
+            )
         plan = refresh_plan(
             notes=notes,
             actor_id=actor_id,
@@ -162,6 +196,8 @@ class Surfaces:
             invite_users=invite_users,
             announce_to=announce_to,
             warn_deploy_in=deploy_to,
+            replies=replies,
+            announcement=announcement,
         )
         return await self.runner.write(session, incident, plan, token=token)
 

@@ -82,8 +82,21 @@ def _ordinal(day: int) -> str:
     return f"{day}{suffix}"
 
 
-def format_date(ts: int, fmt: str, fallback: str) -> str:
-    """Slack's `<!date^…>` tokens, in UTC (the sandbox has no viewer time zone); the fallback for unknown tokens."""
+def ago(at: datetime, now: datetime) -> str:
+    """Slack's `{ago}`: how long before `now`, in words."""
+    seconds = (now - at).total_seconds()
+    if seconds < 0:
+        return "in the future"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def format_date(ts: int, fmt: str, fallback: str, *, now: datetime | None = None) -> str:
+    """Slack's `<!date^…>` tokens, in UTC (the sandbox has no viewer time zone; `{ago}` counts from `now`, the wall
+    clock by default); the fallback for unknown tokens."""
     try:
         at = datetime.fromtimestamp(ts, UTC)
     except (OverflowError, OSError, ValueError):
@@ -95,6 +108,7 @@ def format_date(ts: int, fmt: str, fallback: str) -> str:
         "date_long": f"{at:%A}, {at:%B} {_ordinal(at.day)}, {at.year}",
         "time": f"{at:%H:%M}",
         "time_secs": f"{at:%H:%M:%S}",
+        "ago": ago(at, now or datetime.now(UTC)),
     }
     for name in ("date", "date_short", "date_long"):
         tokens[f"{name}_pretty"] = tokens[name]

@@ -25,7 +25,7 @@ from bot.runtime import Runtime
 from bot.sandbox import grammar, render, targets
 from bot.sandbox.grammar import SandboxError
 from bot.sandbox.printer import Printer
-from bot.sandbox.transcript import Reply, Transcript, numbered
+from bot.sandbox.transcript import Reply, Transcript, is_notice, numbered
 from bot.sandbox.workspace import ALICE, GENERAL, INCIDENTS, make_emulator, sandbox_settings, seed
 from db.engine import make_engine
 from db.migrate import upgrade
@@ -458,7 +458,7 @@ class Sandbox:
         if not state.history(channel.id):
             self.printer.note(f"#{channel.name} has no messages yet")
         for message in state.history(channel.id):
-            if message.subtype is not None:
+            if is_notice(message):
                 self.printer.line(style.dim(f"- {render.mrkdwn(message.text, transcript.names)}"))
                 continue
             lines = transcript.message_lines(message.text, message.blocks, message.attachments)
@@ -472,7 +472,9 @@ class Sandbox:
                     if users
                 )
                 lines = [*lines, style.dim(reactions)]
-            head = f"[{style.where(transcript.where(channel.id, message.ts))}] {transcript.who(message.user)}:"
+            thread = transcript.thread_mark(channel.id, message.ts) if message.is_reply else ""
+            also = " (also sent to the channel)" if message.subtype == "thread_broadcast" else ""
+            head = f"[{style.where(transcript.where(channel.id, message.ts))}]{thread}{also} {transcript.who(message.user)}:"
             if marks:
                 head += " " + style.dim(f"({', '.join(marks)})")
             self.printer.entry(head, lines)

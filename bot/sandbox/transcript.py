@@ -44,9 +44,14 @@ class Reply:
 
 
 def numbered(state: WorkspaceState, channel_id: str) -> list[Message]:
-    """A channel's messages as the sandbox numbers them: posts by people and the bot, oldest first (joins,
-    topic changes and other system messages are shown but not numbered)."""
-    return [m for m in state.history(channel_id) if m.subtype is None]
+    """A channel's messages as the sandbox numbers them: posts by people and the bot, thread replies included,
+    oldest first (joins, topic changes and other system messages are shown but not numbered)."""
+    return [m for m in state.history(channel_id) if not is_notice(m)]
+
+
+def is_notice(message: Message) -> bool:
+    """A system line (a join, a topic change), not a post: any subtype but a reply also sent to the channel."""
+    return message.subtype not in (None, "thread_broadcast")
 
 
 def message_number(state: WorkspaceState, channel_id: str, ts: str) -> int | None:
@@ -119,12 +124,19 @@ class Transcript:
         return style.who(self.names.user(user_id).lstrip("@"))
 
     # ---- shapes ---------------------------------------------------------------------------------------------------
-    def show_message(self, channel_id: str, ts: str, author: str | None, lines: list[str], *, thread: bool = False) -> None:
+    def show_message(
+        self, channel_id: str, ts: str, author: str | None, lines: list[str], *, thread: bool = False, also: str = ""
+    ) -> None:
         self._shown[(channel_id, ts)] = lines
-        head = (
-            f"[{self.printer.style.where(self.where(channel_id, ts))}]{' (in thread)' if thread else ''} {self.who(author)}:"
-        )
+        where = f"[{self.printer.style.where(self.where(channel_id, ts))}]"
+        head = f"{where}{self.thread_mark(channel_id, ts) if thread else ''}{also} {self.who(author)}:"
         self.printer.entry(head, lines)
+
+    def thread_mark(self, channel_id: str, ts: str) -> str:
+        """` (in the thread of #name:N)` for a reply."""
+        message = self.state.find_message(channel_id, ts)
+        parent = message.thread_ts if message is not None else None
+        return f" (in the thread of {self.where(channel_id, parent)})" if parent else " (in thread)"
 
     def show_edit(self, channel_id: str, ts: str, lines: list[str]) -> None:
         before = self._shown.get((channel_id, ts))
@@ -217,7 +229,8 @@ class Transcript:
         ts = str(call.response.get("ts") or "")
         lines = self.message_lines(str(message.get("text") or ""), message.get("blocks"), message.get("attachments"))
         thread = bool(message.get("thread_ts")) and message.get("thread_ts") != ts
-        self.show_message(channel_id, ts, None, lines, thread=thread)
+        also = " (also sent to the channel)" if message.get("subtype") == "thread_broadcast" else ""
+        self.show_message(channel_id, ts, None, lines, thread=thread, also=also)
         channel = self.state.channels.get(channel_id)
         if channel is not None and channel.is_im and channel.im_user:
             return [Reply(channel.im_user, str(message.get("text") or ""))]

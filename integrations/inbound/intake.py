@@ -1,11 +1,12 @@
 """The answer path of inbound webhooks: what happens between a vendor's request and Vigil's answer.
 
 Requests are stored with a group commit. Each request waits for the transaction its row is written in; a writer
-(two on PostgreSQL) takes every request that arrived meanwhile and handles them together — one query for their integrations, one for
-the incidents they name, one INSERT for their rows, one commit — so under a burst of deliveries the database work
-per request shrinks instead of queueing. When requests come one at a time, each is its own batch and nothing waits.
+(two on PostgreSQL) takes every request that arrived meanwhile and handles them together — one query for their
+integrations, one for the incidents they name, one INSERT for their rows, one commit — so under a burst of
+deliveries the database work per request shrinks instead of queueing. When requests come one at a time, each is its
+own batch and nothing waits.
 
-Per request, in the order SPEC'd for the answers: an unknown or disabled integration (or one of another kind) is
+Per request, in the order of the checks: an unknown or disabled integration (or one of another kind) is
 404; a signature that no way of reading the request verifies is 401 (logged, nothing else happens); a body that
 cannot be read is 400 (logged); a delivery id already stored is 200 "duplicate"; nothing to do or an unknown
 incident is 202 and logged as ignored; otherwise the row is stored as pending and carried out after the answer.

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.directory import Directory
 from bot.incidents.errors import InvalidInput, NotFound
+from bot.incidents.step_runner import refresh_opening
 from bot.permissions import require_admin
 from db import pagerduty as db
 from db.components import get_component, list_components
@@ -387,12 +388,15 @@ class PagerDutyService:
             pages = await db.pages_of(session, pairs=[(integration.id, incident.id)], loose=())
             if not pages:
                 return f"{incident.ref}: PagerDuty incident {pd_id or '?'} is not one Vigil paged"
+            linked = False
             for page in pages:
                 page.status = status
                 page.pd_incident_id = page.pd_incident_id or pd_id
-                if url and url.startswith("https://"):
-                    page.pd_incident_url = page.pd_incident_url or url
+                if url and url.startswith("https://") and not page.pd_incident_url:
+                    page.pd_incident_url, linked = url, True
                 page.updated_at = self.clock.now()
+            if linked:  # the opening message links to the page from now on
+                await refresh_opening(session, team_id=incident.team_id, incident_id=incident.id, now=self.clock.now())
         return f"{incident.ref}: PagerDuty incident {pd_id or '?'} {status}"
 
     async def connected(self, team_id: str) -> bool:

@@ -111,17 +111,19 @@ def failures(vigil: Vigil, *users: str) -> list[str]:
 async def test_tagging_a_channel_from_app_home_moves_the_announcements_there(admin: Vigil) -> None:
     vigil = admin
     await click(vigil, ALICE, ids.ACTION_HOME_TAB_TAGS, "tags")
-    assert f"*tech_incidents* → <#{INCIDENTS_CHANNEL}>" in home_text(vigil)
+    assert f"*Announce incidents in* → <#{INCIDENTS_CHANNEL}>" in home_text(vigil)
     modal = await open_modal(vigil, ids.ACTION_ADMIN_EDIT_TAGS)
     blocks = {b.get("block_id"): b for b in modal.data["blocks"]}
     assert blocks[ids.BLOCK_TAG_TECH_INCIDENTS]["element"]["initial_conversation"] == INCIDENTS_CHANNEL
-    ack = await submit(vigil, modal, {"tech_incidents": OPS, "dev_firefighter": GENERAL, "it_deploy": OPS})
+    ack = await submit(
+        vigil, modal, {"Announce incidents in": OPS, "Help channel": GENERAL, "Deploy-freeze warnings in": OPS}
+    )
     assert ack.payload is None
     assert vigil.emu.state.top_modal(ALICE) is None
     async with vigil.container.sessions() as session:
         tags = {t.tag: (t.conversation_id, t.set_by) for t in await session.scalars(select(ConversationTag))}
     assert tags == {TECH_INCIDENTS: (OPS, ALICE), DEV_FIREFIGHTER: (GENERAL, ALICE), IT_DEPLOY: (OPS, ALICE)}
-    assert f"*tech_incidents* → <#{OPS}>" in home_text(vigil) and "Tags saved (3 changed)." in home_text(vigil)
+    assert f"*Announce incidents in* → <#{OPS}>" in home_text(vigil) and "Tags saved (3 changed)." in home_text(vigil)
 
     incident = await declare(vigil, "Search is slow", "P2", user=BOB)
     assert incident.announcement_channel_id == OPS
@@ -137,7 +139,9 @@ async def test_tagging_a_channel_from_app_home_moves_the_announcements_there(adm
 
     # Emptying a field removes the tag.
     modal = await open_modal(vigil, ids.ACTION_ADMIN_EDIT_TAGS)
-    ack = await submit(vigil, modal, {"tech_incidents": OPS, "dev_firefighter": GENERAL, "it_deploy": ""})
+    ack = await submit(
+        vigil, modal, {"Announce incidents in": OPS, "Help channel": GENERAL, "Deploy-freeze warnings in": ""}
+    )
     assert ack.payload is None
     async with vigil.container.sessions() as session:
         assert await session.get(ConversationTag, (vigil.team_id, IT_DEPLOY)) is None
@@ -149,12 +153,12 @@ async def test_usergroup_tag_invites_the_group_to_public_p1s(admin: Vigil) -> No
     await click(vigil, ALICE, ids.ACTION_HOME_TAB_USERGROUPS, "usergroups")
     await import_group(vigil, SRE)
     modal = await open_modal(vigil, ids.ACTION_ADMIN_EDIT_TAGS)
-    ack = await submit(vigil, modal, {"tech_incidents": INCIDENTS_CHANNEL, "invited_for_all_public_p1": SRE})
+    ack = await submit(vigil, modal, {"Announce incidents in": INCIDENTS_CHANNEL, "Invite to every public P1": SRE})
     assert ack.payload is None
     async with vigil.container.sessions() as session:
         row = await session.get(UsergroupTag, (vigil.team_id, INVITED_FOR_ALL_PUBLIC_P1))
     assert row is not None and row.usergroup_id == SRE
-    assert f"*invited_for_all_public_p1* → <!subteam^{SRE}>" in home_text(vigil)
+    assert f"*Invite to every public P1* → <!subteam^{SRE}>" in home_text(vigil)
 
     incident = await declare(vigil, "Everything is down", "P1", user=BOB)
     assert DAVE in vigil.emu.state.channels[incident.channel_id or ""].members
@@ -172,14 +176,14 @@ async def test_unusable_channels_for_tags_are_answered_by_name_and_nothing_is_sa
     ack = await submit(
         vigil,
         modal,
-        {"tech_incidents": incident.channel_id, "dev_firefighter": archived, "it_deploy": hidden},
+        {"Announce incidents in": incident.channel_id, "Help channel": archived, "Deploy-freeze warnings in": hidden},
     )
     dm = await answered_later(vigil, ack, before=dms)
     assert dm == (
         ":warning: Nothing was saved.\n"
-        f"• *tech_incidents*: That is INC-{incident.number}'s channel; pick a standing channel.\n"
-        "• *dev_firefighter*: That channel is archived; pick another.\n"
-        "• *it_deploy*: Vigil can't see that channel. If it is private, invite @Vigil to it first."
+        f"• *Announce incidents in*: That is INC-{incident.number}'s channel; pick a standing channel.\n"
+        "• *Help channel*: That channel is archived; pick another.\n"
+        "• *Deploy-freeze warnings in*: Vigil can't see that channel. If it is private, invite @Vigil to it first."
     )
     assert await snapshot(vigil) == before
 
@@ -187,11 +191,11 @@ async def test_unusable_channels_for_tags_are_answered_by_name_and_nothing_is_sa
 async def test_a_tag_moved_by_someone_else_meanwhile_is_not_overwritten(admin: Vigil) -> None:
     vigil = admin
     admins = vigil.container.admin
-    modal = await open_modal(vigil, ids.ACTION_ADMIN_EDIT_TAGS)  # shows tech_incidents → #incidents
+    modal = await open_modal(vigil, ids.ACTION_ADMIN_EDIT_TAGS)  # shows "Announce incidents in" → #incidents
     # Another admin moves it meanwhile.
     await admins.save_tags(team_id=vigil.team_id, user_id=ALICE, form=TagsForm(conversations={TECH_INCIDENTS: GENERAL}))
     dms = len(dms_to(vigil.emu, ALICE))
-    ack = await submit(vigil, modal, {"tech_incidents": OPS, "dev_firefighter": GENERAL})
+    ack = await submit(vigil, modal, {"Announce incidents in": OPS, "Help channel": GENERAL})
     assert MOVED_MEANWHILE in await answered_later(vigil, ack, before=dms)
     async with vigil.container.sessions() as session:
         tags = {t.tag: t.conversation_id for t in await session.scalars(select(ConversationTag))}
@@ -200,7 +204,7 @@ async def test_a_tag_moved_by_someone_else_meanwhile_is_not_overwritten(admin: V
     # Left untouched, the moved tag stays where the other admin put it.
     modal = await open_modal(vigil, ids.ACTION_ADMIN_EDIT_TAGS)
     await admins.save_tags(team_id=vigil.team_id, user_id=ALICE, form=TagsForm(conversations={TECH_INCIDENTS: OPS}))
-    ack = await submit(vigil, modal, {"tech_incidents": GENERAL, "dev_firefighter": GENERAL})
+    ack = await submit(vigil, modal, {"Announce incidents in": GENERAL, "Help channel": GENERAL})
     assert ack.payload is None
     async with vigil.container.sessions() as session:
         tags = {t.tag: t.conversation_id for t in await session.scalars(select(ConversationTag))}
@@ -211,7 +215,7 @@ async def test_unknown_usergroup_for_the_tag_is_answered_and_not_saved(admin: Vi
     vigil = admin
     await import_group(vigil, SRE)
     modal = await open_modal(vigil, ids.ACTION_ADMIN_EDIT_TAGS)
-    values = vigil.emu.form_values(ALICE, {"tech_incidents": INCIDENTS_CHANNEL}, view_id=modal.id)
+    values = vigil.emu.form_values(ALICE, {"Announce incidents in": INCIDENTS_CHANNEL}, view_id=modal.id)
     values[ids.BLOCK_TAG_P1_USERGROUP][ids.ACTION_TAG_USERGROUP]["selected_option"] = {
         "text": {"type": "plain_text", "text": "x"},
         "value": "S0NOPE",
@@ -219,7 +223,7 @@ async def test_unknown_usergroup_for_the_tag_is_answered_and_not_saved(admin: Vi
     before, dms = await snapshot(vigil), len(dms_to(vigil.emu, ALICE))
     ack = await vigil.emu.send_view_submission(user_id=ALICE, view_id=modal.id, values=values)
     dm = await answered_later(vigil, ack, before=dms)
-    assert "*invited_for_all_public_p1*" in dm and "import it under Usergroups" in dm
+    assert "*Invite to every public P1*" in dm and "import it under Usergroups" in dm
     assert await snapshot(vigil) == before
 
 
@@ -519,7 +523,7 @@ async def test_settings_numbers_that_are_not_small_whole_numbers_are_answered_on
 
 # Per screen: what an admin could have typed in it (by label), and what the refusal names.
 FILLS: dict[str, tuple[dict[str, Any], str]] = {
-    "tags": ({"tech_incidents": OPS, "it_deploy": OPS}, DOING_TAGS),
+    "tags": ({"Announce incidents in": OPS, "Deploy-freeze warnings in": OPS}, DOING_TAGS),
     "sos_target": ({"Name": "Bob's target", "Channel": OPS}, DOING_SOS),
     "component": ({"Name": "Bob's component"}, DOING_COMPONENTS),
     "usergroup": ({"Usergroup ID": DBA}, DOING_USERGROUPS),
@@ -670,7 +674,9 @@ async def test_admins_saving_at_once_get_answers_not_crashes(admin: Vigil) -> No
     assert sorted(t.name for t in await vigil.container.admin.sos_targets(team_id=vigil.team_id)) == ["DB", "Network"]
 
     # The same tag moved to two places at once: one wins, the other admin is told it moved.
-    await both(vigil, ids.ACTION_ADMIN_EDIT_TAGS, {ALICE: {"tech_incidents": OPS}, ERIN: {"tech_incidents": GENERAL}})
+    await both(
+        vigil, ids.ACTION_ADMIN_EDIT_TAGS, {ALICE: {"Announce incidents in": OPS}, ERIN: {"Announce incidents in": GENERAL}}
+    )
     async with vigil.container.sessions() as session:
         row = await session.get(ConversationTag, (vigil.team_id, TECH_INCIDENTS))
     assert row is not None and row.conversation_id in (OPS, GENERAL)

@@ -72,6 +72,25 @@ async def test_every_post_can_carry_a_marker_and_is_found_by_it(emulator: SlackE
         assert await chat.find_marked(channel_id=channel_id, marker=f"inc-7:{step}") == ts
 
 
+async def test_a_reply_in_a_thread_is_found_in_that_thread(emulator: SlackEmulator, chat: SlackChat) -> None:
+    c = card(INCIDENTS_CHANNEL)
+    parent = await chat.announce(channel_id=INCIDENTS_CHANNEL, card=c, marker="inc-7:announcement")
+    reply = Note("resolved", "rolled back", {"after": 600})
+    quiet = await chat.reply_to_announcement(
+        channel_id=INCIDENTS_CHANNEL, thread_ts=parent, card=c, reply=reply, marker="inc-7:thread:1"
+    )
+    loud = await chat.reply_to_announcement(
+        channel_id=INCIDENTS_CHANNEL, thread_ts=parent, card=c, reply=reply, broadcast=True, marker="inc-7:thread:2"
+    )
+    # Replies are not in the channel's history: only a search of the thread finds the one not sent to the channel.
+    assert await chat.find_marked(channel_id=INCIDENTS_CHANNEL, marker="inc-7:thread:1") is None
+    assert await chat.find_marked(channel_id=INCIDENTS_CHANNEL, marker="inc-7:thread:1", thread_ts=parent) == quiet
+    assert await chat.find_marked(channel_id=INCIDENTS_CHANNEL, marker="inc-7:thread:2", thread_ts=parent) == loud
+    posted = emulator.state.find_message(INCIDENTS_CHANNEL, loud)
+    assert posted is not None and posted.subtype == "thread_broadcast"
+    assert posted.text == ":white_check_mark: INC-7 resolved after 10 m: rolled back"
+
+
 async def test_unmarked_and_differently_marked_posts_are_not_found(emulator: SlackEmulator, chat: SlackChat) -> None:
     channel_id = await chat.create_channel(name="inc-8-db", private=False)
     unmarked = await chat.post_opening(card=card(channel_id))

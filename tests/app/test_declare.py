@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -14,10 +15,12 @@ from bot.emulator import SlackEmulator
 from bot.incidents.channel_names import channel_name
 from bot.incidents.states import Severity
 from bot.incidents.text import clean_line
+from bot.people import COMMANDER_REFUSAL
 from db.incidents import timeline_of
-from db.models import Component, Incident, Usergroup
+from db.models import Component, Incident, Integration, Usergroup
 from db.tags import INVITED_FOR_ALL_PUBLIC_P1, IT_DEPLOY, set_usergroup_tag
-from tests.app.conftest import ALICE, BOB, DAVE, GENERAL, INCIDENTS_CHANNEL, SRE, Vigil
+from tests.app.conftest import ALICE, BOB, DAVE, GENERAL, INCIDENTS_CHANNEL, SRE, StartVigil, Vigil
+from tests.mrkdwn import assert_escaped, mrkdwn_texts
 
 
 def declare_values(
@@ -97,7 +100,7 @@ async def test_open_shows_the_prefilled_modal(vigil: Vigil) -> None:
     await vigil.emu.wait_for_call("views.open")
     modal = vigil.emu.state.top_modal(ALICE)
     assert modal is not None and modal.callback_id == ids.VIEW_DECLARE
-    blocks = {b["block_id"]: b for b in modal.data["blocks"]}
+    blocks = {b["block_id"]: b for b in modal.data["blocks"] if b["type"] == "input"}
     assert blocks[ids.BLOCK_TITLE]["element"]["initial_value"] == "Checkout returns 500s"
     assert blocks[ids.BLOCK_SEVERITY]["element"]["initial_option"]["value"] == "P1"
     assert ids.BLOCK_COMPONENT not in blocks  # no components configured yet
@@ -119,26 +122,23 @@ async def test_declaration_builds_channel_invites_topic_pinned_message_and_annou
     assert channel is not None and not channel.is_private
     assert incident.channel_id == channel.id and incident.channel_name == "inc-1-checkout-down"
     assert ALICE in channel.members
-    assert channel.topic == f"P2 | open | <@{ALICE}>"
+    assert channel.topic == "🟠 P2 · Open · IC @alice"
     [invite] = calls(vigil.emu, "conversations.invite", channel=channel.id)
     assert str(invite.args["force"]) in ("1", "true", "True")
 
     opening = vigil.emu.state.find_message(channel.id, incident.opening_message_ts or "")
     assert opening is not None and vigil.emu.state.is_pinned(channel.id, opening.ts)
     actions = next(b for b in opening.blocks or [] if b["type"] == "actions")
-    assert [e["action_id"] for e in actions["elements"]] == [
-        ids.ACTION_ACK,
-        ids.ACTION_UPDATE,
-        ids.ACTION_RESOLVE,
-        ids.ACTION_PAGE,
-    ]
+    assert [e["action_id"] for e in actions["elements"]] == [ids.ACTION_ACK, ids.ACTION_PAGE, ids.ACTION_UPDATE]
     assert "5xx on /pay" in str(opening.blocks)
 
     assert incident.announcement_channel_id == INCIDENTS_CHANNEL
     announcement = vigil.emu.state.find_message(INCIDENTS_CHANNEL, incident.announcement_ts or "")
     assert announcement is not None and f"<#{channel.id}>" in str(announcement.blocks)
-    confirm = vigil.emu.state.ephemerals_for(ALICE, GENERAL)
-    assert any(f"<#{channel.id}>" in e.text for e in confirm)
+    [confirm] = vigil.emu.state.ephemerals_for(ALICE, GENERAL)
+    assert f"<#{channel.id}>" in confirm.text
+    buttons = [e["action_id"] for b in confirm.blocks or [] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons == [ids.ACTION_PAGE, ids.ACTION_HANDOFF]
 
     async with vigil.container.sessions() as session:
         row = await session.get(Incident, incident.id)
@@ -265,3 +265,119 @@ async def test_dedup_key_returns_the_active_incident_until_it_is_resolved(vigil:
         source="webhook:webhook",
     )
     assert third.created and third.incident.number == 2
+
+
+# ---------------------------------------------------------------- what the form says, and its Commander field
+
+
+def modal_texts(modal: Any) -> str:
+    return "\n".join(mrkdwn_texts(modal.data["blocks"]))
+
+
+async def test_the_form_says_what_declaring_will_do(vigil: Vigil) -> None:
+    await vigil.tag(IT_DEPLOY, GENERAL)
+    async with vigil.container.sessions() as session, session.begin():
+        session.add(Usergroup(team_id=vigil.team_id, id=SRE, handle="sre", user_ids=[ALICE, DAVE]))
+        await set_usergroup_tag(session, team_id=vigil.team_id, tag=INVITED_FOR_ALL_PUBLIC_P1, usergroup_id=SRE, by=None)
+        session.add(
+            Integration(id="pd1", team_id=vigil.team_id, kind="pagerduty", name="pd", config={"severity_threshold": "P2"})
+        )
+    await vigil.command("open", channel=GENERAL)
+    modal = await vigil.emu.wait_until(lambda: vigil.emu.state.top_modal(ALICE), what="the declare modal")
+    said = modal_texts(modal)
+    assert "invites you, the commander and the component's usergroups, and the component's PagerDuty on-call" in said
+    assert (
+        f"*P1* pages on-call through PagerDuty · invites <!subteam^{SRE}> · announced in <#{INCIDENTS_CHANNEL}> · "
+        f"deploy-freeze warning in <#{GENERAL}>\n"
+        f"*P2* pages on-call through PagerDuty · announced in <#{INCIDENTS_CHANNEL}>\n"
+        f"*P3* announced in <#{INCIDENTS_CHANNEL}>\n"
+        "*P4-P5* its channel only: no page, no announcement"
+    ) in said
+    assert "A private incident gets a private channel, invites no on-call, and is never announced." in said
+    assert_escaped(*mrkdwn_texts(modal.data))
+    labels = [b["label"]["text"] for b in modal.data["blocks"] if b["type"] == "input"]
+    assert labels == ["Title", "Severity", "Commander", "Description", "Visibility"]  # no components yet
+
+
+async def test_with_nothing_set_up_the_form_says_nothing_is_announced_or_paged(start_vigil: StartVigil) -> None:
+    vigil = await start_vigil()  # no announcement channel tagged
+    await vigil.command("open", channel=GENERAL)
+    modal = await vigil.emu.wait_until(lambda: vigil.emu.state.top_modal(ALICE), what="the declare modal")
+    said = modal_texts(modal)
+    assert "*P1-P5* its channel only: no page, no announcement" in said
+    assert "No channel is set for announcements yet, so nothing is announced" in said
+    assert "PagerDuty" not in said
+
+
+async def pick(vigil: Vigil, modal: Any, user_id: str, *, by: str = ALICE) -> None:
+    """Pick someone in the Commander select: the input dispatches the choice to Vigil, as Slack does."""
+    ack = await vigil.emu.send_block_action(
+        user_id=by, action_id=ids.ACTION_COMMANDER, view_id=modal.id, selected={"selected_user": user_id}
+    )
+    assert ack.acked
+    await vigil.settle()
+
+
+async def test_the_commander_and_component_picked_in_the_form_are_the_incidents(vigil: Vigil) -> None:
+    vigil.emu.add_usergroup("S0DB", "dba", users=[BOB])
+    async with vigil.container.sessions() as session, session.begin():
+        session.add(Component(team_id=vigil.team_id, name="Payments", usergroup_ids=["S0DB"]))
+    await vigil.command("open P2 Payments slow", channel=GENERAL)
+    modal = await vigil.emu.wait_until(lambda: vigil.emu.state.top_modal(ALICE), what="the declare modal")
+    blocks = {b.get("block_id"): b for b in modal.data["blocks"]}
+    assert blocks[ids.BLOCK_COMMANDER]["element"]["type"] == "users_select" and blocks[ids.BLOCK_COMMANDER]["optional"]
+    assert blocks[ids.BLOCK_COMPONENT]["optional"]
+    await pick(vigil, modal, DAVE)
+    values = vigil.emu.form_values(ALICE, {"Commander": DAVE, "Component": "Payments"}, view_id=modal.id)
+    ack = await vigil.emu.send_view_submission(user_id=ALICE, view_id=modal.id, values=values)
+    assert ack.acked and ack.payload is None
+    await vigil.settle()
+    [incident] = await vigil.incidents()
+    assert (incident.reporter_id, incident.commander_id, incident.title) == (ALICE, DAVE, "Payments slow")
+    assert incident.component_id is not None
+    members = vigil.emu.state.channels[incident.channel_id or ""].members
+    assert {ALICE, DAVE, BOB} <= set(members)  # reporter, commander, the component's usergroup
+
+
+async def test_no_commander_picked_means_the_declarer_leads(vigil: Vigil) -> None:
+    incident = await declare(vigil, "Nobody picked", "P3", user=BOB)
+    assert incident.commander_id == BOB
+
+
+@pytest.mark.parametrize("kind", ["bot", "deactivated"])
+async def test_a_commander_who_is_not_a_person_is_refused_under_the_field(vigil: Vigil, kind: str) -> None:
+    vigil.emu.add_user("U0ROBO", "robo", is_bot=kind == "bot", deleted=kind == "deactivated")
+    await vigil.command("open P2 Robots", channel=GENERAL)
+    modal = await vigil.emu.wait_until(lambda: vigil.emu.state.top_modal(ALICE), what="the declare modal")
+    await pick(vigil, modal, "U0ROBO")
+    lookups = len(vigil.emu.calls_to("users.info"))
+    values = vigil.emu.form_values(ALICE, {"Commander": "U0ROBO"}, view_id=modal.id)
+    ack = await vigil.emu.send_view_submission(user_id=ALICE, view_id=modal.id, values=values)
+    assert ack.payload == {"response_action": "errors", "errors": {ids.BLOCK_COMMANDER: COMMANDER_REFUSAL}}
+    assert len(vigil.emu.calls_to("users.info")) == lookups  # the ack asked Slack nothing
+    await vigil.settle()
+    assert await vigil.incidents() == []
+    # Picking a person instead declares it.
+    await pick(vigil, modal, DAVE)
+    values = vigil.emu.form_values(ALICE, {"Commander": DAVE}, view_id=modal.id)
+    ack = await vigil.emu.send_view_submission(user_id=ALICE, view_id=modal.id, values=values)
+    assert ack.payload is None
+    await vigil.settle()
+    [incident] = await vigil.incidents()
+    assert incident.commander_id == DAVE
+
+
+async def test_a_commander_not_looked_up_in_time_is_checked_after_the_ack(vigil: Vigil) -> None:
+    """The pick's lookup never arrived (a lost action): the incident is declared all the same, led by the declarer,
+    who is told why."""
+    vigil.emu.add_user("U0ROBO", "robo", is_bot=True)
+    await vigil.command("open P3 Robots again", channel=GENERAL)
+    modal = await vigil.emu.wait_until(lambda: vigil.emu.state.top_modal(ALICE), what="the declare modal")
+    values = vigil.emu.form_values(ALICE, {"Commander": "U0ROBO"}, view_id=modal.id)
+    ack = await vigil.emu.send_view_submission(user_id=ALICE, view_id=modal.id, values=values)
+    assert ack.acked and ack.payload is None
+    await vigil.settle()
+    [incident] = await vigil.incidents()
+    assert incident.commander_id == ALICE
+    told = [c.args["text"] for c in vigil.emu.calls_to("chat.postMessage") if c.args.get("channel") == ALICE]
+    assert any(t.startswith(f":warning: <@U0ROBO> cannot lead INC-{incident.number}") for t in told), told

@@ -72,7 +72,7 @@ async def test_a_429_and_500_storm_ends_with_every_incident_complete(start_vigil
     announcements = emu.state.history(INCIDENTS_CHANNEL)
     for inc in incidents:
         channel_id = inc.channel_id or ""
-        assert emu.state.channels[channel_id].topic.startswith("P2 | open")
+        assert emu.state.channels[channel_id].topic.startswith("🟠 P2 · Open")
         openings = [m for m in emu.state.history(channel_id) if m.metadata and "opening" in str(m.metadata)]
         assert [m.ts for m in openings] == [inc.opening_message_ts], "the opening message posted once"
         assert emu.state.is_pinned(channel_id, inc.opening_message_ts or "")

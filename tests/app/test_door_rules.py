@@ -54,10 +54,13 @@ async def test_user_text_goes_out_escaped_everywhere(vigil: Vigil) -> None:
     opening = next(c for c in vigil.emu.calls_to("chat.postMessage") if c.args.get("channel") == incident.channel_id)
     assert "&lt;!channel&gt; db down &lt;https://evil.example|status page&gt;" in opening.args["text"]
     assert "&lt;!everyone&gt;" in json.dumps(opening.args["blocks"])
-    announced = [c for c in vigil.emu.calls_to("chat.postMessage") if c.args.get("channel") == INCIDENTS_CHANNEL]
-    warned = [c for c in vigil.emu.calls_to("chat.postMessage") if c.args.get("channel") == GENERAL]
+    posts = vigil.emu.calls_to("chat.postMessage")
+    announced = [c for c in posts if c.args.get("channel") == INCIDENTS_CHANNEL and not c.args.get("thread_ts")]
+    warned = [c for c in posts if c.args.get("channel") == GENERAL and c.args.get("blocks")]
     assert announced and warned
     assert all("&lt;!channel&gt;" in json.dumps(c.args["blocks"]) for c in [*announced, *warned])
+    [resolved] = [c for c in posts if c.args.get("thread_ts") == incident.announcement_ts]  # in its thread
+    assert "&lt;!here&gt; fixed it" in resolved.args["text"]
     topics = [c.args["topic"] for c in vigil.emu.calls_to("conversations.setTopic")]
     assert "&lt;!here&gt; fixed it" in topics[-1]
     timeline = await say(vigil, f"{incident.number} timeline")

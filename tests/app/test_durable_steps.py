@@ -30,7 +30,7 @@ import gc
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,16 +39,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.blocks.incident import headline, opening_blocks, topic
 from bot.clock import FrozenClock
 from bot.emulator import SlackEmulator
 from bot.emulator.state import Message
 from bot.incidents import steps as kinds
-from bot.incidents.ports import ChatPort
+from bot.incidents.ports import ChatPort, IncidentCard
 from bot.incidents.states import Severity, Status
-from bot.incidents.step_runner import LEASE, StepCrash, StepRunner
+from bot.incidents.step_runner import LEASE, StepCrash, StepRunner, load_state
 from bot.incidents.surfaces import card_of
 from db.models import Incident, SurfaceStep
 from db.tags import IT_DEPLOY, TECH_INCIDENTS
@@ -73,11 +73,12 @@ MUTATING = frozenset(
         "post_change",
         "post_message",
         "confirm_declaration",
+        "reply_to_announcement",
     }
 )
 
 # Every Slack step of a public P1 declaration with an announcement channel, a deploy channel and an origin channel,
-# in plan order: create → (invite ‖ topic ‖ post → pin ‖ confirm ‖ announce ‖ warn).
+# in plan order: create → (invite ‖ topic ‖ post → pin ‖ confirm ‖ announce → opening ‖ warn).
 DECLARATION_STEPS = (
     kinds.CREATE_CHANNEL,
     kinds.INVITE,
@@ -86,10 +87,15 @@ DECLARATION_STEPS = (
     kinds.PIN_OPENING,
     kinds.CONFIRM,
     kinds.ANNOUNCE,
+    kinds.UPDATE_OPENING,
     kinds.WARN_DEPLOY,
 )
-# Every Slack step of a status change (acknowledge, move): the three surfaces and the change line.
-CHANGE_STEPS = (kinds.UPDATE_OPENING, kinds.SET_TOPIC, kinds.UPDATE_ANNOUNCEMENT, kinds.POST_CHANGE)
+# Every Slack step of a status change (acknowledge, move): the surfaces it shows on and the change line (an ack does
+# not show on the announcement); a resolution also replies in the announcement's thread.
+CHANGE_STEPS = {
+    "ack": (kinds.UPDATE_OPENING, kinds.SET_TOPIC, kinds.POST_CHANGE),
+    "resolve": (kinds.UPDATE_OPENING, kinds.SET_TOPIC, kinds.UPDATE_ANNOUNCEMENT, kinds.POST_CHANGE, kinds.ANNOUNCE_REPLY),
+}
 WHEN = ("before", "after")  # the crash before the step's Slack call, or after Slack answered it
 
 # ---------------------------------------------------------------- the crash injector
@@ -294,14 +300,21 @@ class World:
         assert not problems, "\n".join(problems)
 
     async def problems(self, *, changes: dict[int, int] | None = None) -> list[str]:
+        incidents = await self.incidents()
         return surface_problems(
             self.emu,
-            await self.incidents(),
+            incidents,
             await self.steps(),
+            cards=await cards_of(self.vigil.container.sessions, incidents),
             announce_to=INCIDENTS_CHANNEL,
             deploy_to=DEPLOYS,
             changes=changes,
         )
+
+
+async def cards_of(sessions: async_sessionmaker[AsyncSession], incidents: Sequence[Incident]) -> dict[int, IncidentCard]:
+    """Each incident's card as the step runner renders it from the database now: what Slack must show."""
+    return {i.id: (await load_state(sessions, i.id, card_of=card_of, detailed=True))[0].card() for i in incidents}
 
 
 async def drain(vigil: Vigil, *, rounds: int = 10) -> None:
@@ -374,13 +387,15 @@ def surface_problems(
     incidents: Sequence[Incident],
     steps: Sequence[SurfaceStep],
     *,
+    cards: Mapping[int, IncidentCard],
     announce_to: str | None,
     deploy_to: str | None,
     changes: dict[int, int] | None = None,
 ) -> list[str]:
     """What keeps the incidents from being complete, as the issue states the bar; [] when every one is.
 
-    `changes` maps an incident number to how many change lines its channel must show (each exactly once)."""
+    `cards` are the incidents as Slack must show them (`cards_of`); `changes` maps an incident number to how many
+    change lines its channel must show (each exactly once)."""
     out: list[str] = []
     bot = emu.state.identity.bot_user_id
     unfinished = [f"{s.kind}#{s.id} of incident {s.incident_id} is {s.status}" for s in steps if s.status != "done"]
@@ -390,7 +405,7 @@ def surface_problems(
     out += [f"orphan channel #{c.name} ({c.id}): made by Vigil, linked to no incident" for c in made if c.id not in known]
     for inc in incidents:
         ref = f"INC-{inc.number}"
-        card = card_of(inc)
+        card = cards[inc.id]
         channel = emu.state.channels.get(inc.channel_id or "")
         if channel is None:
             out.append(f"{ref}: no channel (channel_id {inc.channel_id!r})")
@@ -424,6 +439,10 @@ def surface_problems(
                 out.append(f"{ref}: announcements {[m.ts for m in posts]}, the incident knows {inc.announcement_ts}")
             elif posts[0].text != headline(card):
                 out.append(f"{ref}: the announcement shows {posts[0].text!r}, expected {headline(card)!r}")
+            replies = Counter(
+                marker_of(m) for m in emu.state.history(announce_to) if m.user == bot and m.thread_ts == inc.announcement_ts
+            )
+            out += [f"{ref}: {n} replies marked {mark!r} in its thread" for mark, n in replies.items() if n > 1]
         if deploy_to and inc.severity == "P1" and not inc.private:
             warnings = marked(emu, deploy_to, f"{key}:deploy")
             if len(warnings) != 1:
@@ -522,15 +541,14 @@ async def test_crash_before_commit_leaves_nothing(world: World) -> None:
 
 
 @pytest.mark.parametrize("when", WHEN)
-@pytest.mark.parametrize("kind", CHANGE_STEPS)
-@pytest.mark.parametrize("crashing", ["ack", "resolve"])
+@pytest.mark.parametrize(("crashing", "kind"), [(c, k) for c, ks in CHANGE_STEPS.items() for k in ks])
 async def test_a_status_change_survives_a_crash_at_each_step(world: World, crashing: str, kind: str, when: str) -> None:
     """Acknowledge, then resolve, with the process killed before / after each Slack call of one of them.
 
     When the ack is the one killed, the restarted Vigil is asked to resolve before the dead run's lease ends: the
     resolve's edits wait for the dead run's edits of the same surface, and everything catches up at the resume. In
-    the end the pinned opening message, the topic and the announcement show `resolved`, and each change line (the
-    ack's, the resolve's) is in the channel exactly once."""
+    the end the pinned opening message, the topic and the announcement show `resolved`, each change line (the
+    ack's, the resolve's) is in the channel exactly once, and the resolution once in the announcement's thread."""
     await declare(world.vigil, severity=Severity.P2)
     [incident] = await world.incidents()
     service = world.vigil.container.incidents
@@ -553,9 +571,12 @@ async def test_a_status_change_survives_a_crash_at_each_step(world: World, crash
     assert (incident.status, incident.acknowledged_by) == ("resolved", ALICE)
     await world.check(changes={incident.number: 2})
     channel = world.emu.state.channels[incident.channel_id or ""]
-    assert channel.topic.startswith("P2 | resolved")
+    assert channel.topic == "🟠 P2 · Resolved · IC @bob"
     texts = sorted(m.text for m in world.emu.state.history(channel.id) if ":change:" in (marker_of(m) or ""))
-    assert texts == [f"<@{ALICE}>: Acknowledged", f"<@{ALICE}>: Status open → resolved: rolled back"]
+    assert texts == [":eyes: @alice: Acknowledged", ":white_check_mark: @alice: Status open → resolved: rolled back"]
+    [reply] = [m for m in world.emu.state.history(INCIDENTS_CHANNEL) if m.thread_ts == incident.announcement_ts]
+    assert reply.text.startswith(":white_check_mark: INC-1 resolved after 1 m: rolled back")
+    assert reply.subtype == "thread_broadcast"
 
 
 @pytest.mark.parametrize("when", WHEN)
@@ -638,6 +659,7 @@ async def test_a_burst_of_changes_ends_in_one_more_edit_showing_the_final_state(
     after the lease (showing the final state by then): three. Never ten, and the final state is never lost."""
     await declare(world.vigil, severity=Severity.P2)
     [incident] = await world.incidents()
+    declared = opening_edits(world.emu, incident)  # the declaration's own edit, linking the announcement
     gate = asyncio.Event()
     crashes = [Crash(kinds.UPDATE_OPENING, after=True)] if crash else []
     injector = Injector(crashes=crashes, gate=gate).install(runner_of(world.vigil))
@@ -655,7 +677,7 @@ async def test_a_burst_of_changes_ends_in_one_more_edit_showing_the_final_state(
     [incident] = await world.incidents()
     assert await committed_changes(world.vigil, incident) == len(BURST)
     await world.check(changes={incident.number: len(BURST)})
-    edits = opening_edits(world.emu, incident)
+    edits = opening_edits(world.emu, incident) - declared
     assert edits == (3 if crash else 2), edits
     assert incident.status in ("investigating", "mitigating") and incident.severity in ("P3", "P4")
     assert injector.fired == crashes
@@ -724,10 +746,11 @@ async def test_a_step_slower_than_its_lease_is_not_run_twice(world: World) -> No
     declaring = asyncio.ensure_future(declare(world.vigil))
     await asyncio.wait_for(injector.held.wait(), 10)
 
-    async def only_the_post_and_its_pin_left() -> bool:
-        return {s.kind for s in await world.steps() if s.status != "done"} == {kinds.POST_OPENING, kinds.PIN_OPENING}
+    async def only_the_post_and_what_follows_it_left() -> bool:
+        left = {s.kind for s in await world.steps() if s.status != "done"}
+        return left == {kinds.POST_OPENING, kinds.PIN_OPENING, kinds.UPDATE_OPENING}
 
-    await poll(only_the_post_and_its_pin_left, timeout=10, what="the other steps to finish")
+    await poll(only_the_post_and_what_follows_it_left, timeout=10, what="the other steps to finish")
     world.clock.advance(seconds=LEASE.total_seconds() + 1)
     await drain(world.vigil)  # the step worker of the same process (or another replica on PostgreSQL)
     injector.release.set()

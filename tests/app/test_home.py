@@ -13,12 +13,13 @@ from bot.admin.forms import ComponentForm, SosTargetForm, UsergroupForm
 from bot.blocks.home import TABS
 from bot.emulator import SlackEmulator, check_view
 from bot.emulator.state import ViewRecord
-from bot.incidents.states import Severity
+from bot.incidents.states import Severity, Status
 from db.identities import EMAIL_MATCH, link_identity
 from db.models import Incident
 from db.tags import DEV_FIREFIGHTER
 from tests.app.conftest import ALICE, BOB, CAROL, GENERAL, StartVigil, Vigil
 from tests.app.test_declare import declare_values
+from tests.mrkdwn import assert_escaped, mrkdwn_texts
 
 ADMIN_ACTIONS = {
     ids.ACTION_HOME_TAB_TAGS,
@@ -125,8 +126,7 @@ async def test_non_admin_home_shows_their_world_and_no_admin_sections(vigil: Vig
     assert "INC-2" not in text and "Leaked key" not in text and (secret.channel_id or "?") not in text
     assert "`bobby`" in text and "`PBOB123` _(matched by email)_" in text
     assert f"<#{GENERAL}>" in text  # the help channel
-    assert "PagerDuty is not connected" in text
-    assert "*Integrations*\\nNone yet." in text
+    assert "Your on-call shifts" not in text and "No tools connected." in text  # empty states, folded
     # Published for Bob alone.
     assert {c.args["user_id"] for c in vigil.emu.calls_to("views.publish")} == {BOB}
     assert vigil.emu.state.home_view(ALICE) is None
@@ -140,6 +140,9 @@ async def test_non_admin_home_shows_their_world_and_no_admin_sections(vigil: Vig
         ids.ACTION_HOME_TAB_COMPONENTS,
         ids.ACTION_HOME_TAB_USERGROUPS,
         ids.ACTION_HOME_TAB_SETTINGS,
+        # the setup checklist's buttons: no component yet
+        ids.ACTION_ADMIN_EDIT_TAGS,
+        ids.ACTION_ADMIN_ADD_COMPONENT,
     }
     assert "No help channel yet" not in text_of(admin_home)
 
@@ -182,12 +185,12 @@ async def test_admin_tabs_render_and_republish_only_for_the_admin(vigil: Vigil) 
     assert bob_before is not None
     bob_hash = bob_before.hash
     for action_id, marker in [
-        (ids.ACTION_HOME_TAB_TAGS, "*tech_incidents*"),
+        (ids.ACTION_HOME_TAB_TAGS, "*Announce incidents in*"),
         (ids.ACTION_HOME_TAB_SOS, "*SOS targets*"),
         (ids.ACTION_HOME_TAB_COMPONENTS, "*Components*"),
         (ids.ACTION_HOME_TAB_USERGROUPS, "*Usergroups*"),
         (ids.ACTION_HOME_TAB_SETTINGS, "P1 every 30 min · P2 every 60 min · P3 every 240 min · P4 none · P5 none"),
-        (ids.ACTION_HOME_TAB_OVERVIEW, "*Incidents you can see*"),
+        (ids.ACTION_HOME_TAB_OVERVIEW, "lists every command"),
     ]:
         tab = next(name for name, (_, aid) in TABS.items() if aid == action_id)
         await click(vigil, ALICE, action_id, tab)
@@ -271,4 +274,50 @@ async def test_long_lists_are_paged_within_the_block_limit(vigil: Vigil) -> None
             if page < 2:
                 await click(vigil, ALICE, ids.ACTION_HOME_PAGE_NEXT, json.dumps({"tab": tab, "page": page + 1}))
         assert counted == 45, tab
+    assert_views_within_limits(vigil.emu)
+
+
+async def test_a_members_home_reads_active_first_then_resolved(vigil: Vigil) -> None:
+    resolved = await declare(vigil, "Search was slow", "P3")
+    await vigil.container.incidents.move(resolved, actor_id=ALICE, target=Status.RESOLVED, source="slack")
+    active = await declare(vigil, "Checkout <down>", "P1")
+    await vigil.settle()
+    home = await open_home(vigil, BOB)
+    blocks = home.data["blocks"]
+    texts = [" ".join(mrkdwn_texts(b)) for b in blocks]
+    at = next(i for i, t in enumerate(texts) if f"*INC-{active.number}*" in t)
+    assert texts[at - 1] == "*Active incidents*"
+    assert f"P1 · open · <#{active.channel_id}> · led by <@{ALICE}> · declared <!date^" in texts[at]
+    button = blocks[at]["accessory"]
+    assert (button["text"]["text"], button["action_id"]) == ("Open", ids.ACTION_HOME_OPEN_INCIDENT)
+    assert button["url"] == f"https://slack.com/app_redirect?channel={active.channel_id}&team={vigil.team_id}"
+    grouped = next(i for i, t in enumerate(texts) if t.startswith("*Resolved, not closed yet*"))
+    assert grouped > at and f"*INC-{resolved.number}* · Search was slow · resolved" in texts[grouped]
+    assert sum(f"INC-{resolved.number}" in t for t in texts) == 1
+    assert [t for t in texts if "no accounts linked yet" in t.lower()] == [
+        "No accounts linked yet; no tools connected. Not right? Link your account: `/incident link pagerduty &lt;id&gt;`."
+    ]
+    assert_escaped(*mrkdwn_texts(home.data))
+    # Pressing Open follows the link in Slack; Vigil only acks it, and nothing else happens.
+    calls = len(vigil.emu.calls)
+    await click(vigil, BOB, ids.ACTION_HOME_OPEN_INCIDENT, str(active.number))
+    assert len(vigil.emu.calls) == calls and vigil.emu.protocol_errors == []
+
+
+async def test_admins_keep_the_active_incidents_above_the_tabs_and_a_checklist_until_set_up(vigil: Vigil) -> None:
+    incident = await declare(vigil, "Payments down", "P2")
+    await open_home(vigil, ALICE)
+    await click(vigil, ALICE, ids.ACTION_HOME_TAB_SETTINGS, "settings")
+    home = vigil.emu.state.home_view(ALICE)
+    assert home is not None
+    blocks = home.data["blocks"]
+    bar = next(i for i, b in enumerate(blocks) if b.get("block_id") == ids.BLOCK_HOME_TABS)
+    at = next(i for i, b in enumerate(blocks) if f"*INC-{incident.number}*" in json.dumps(b))
+    assert at < bar and "*Workspace settings*" in text_of(home)
+    assert all("style" not in e for e in blocks[bar]["elements"])
+    assert "*Set up Vigil*" in text_of(home)  # no help channel, no component yet
+    await vigil.tag(DEV_FIREFIGHTER, GENERAL)
+    await vigil.container.admin.save_component(team_id=vigil.team_id, user_id=ALICE, form=ComponentForm(name="Payments"))
+    home = await open_home(vigil, ALICE)
+    assert "*Set up Vigil*" not in text_of(home) and f"*INC-{incident.number}*" in text_of(home)
     assert_views_within_limits(vigil.emu)

@@ -32,13 +32,14 @@ from sqlalchemy import select
 from bot import slack_ids as ids
 from bot.emulator import SlackEmulator
 from bot.emulator.records import AckResult
+from bot.incidents.ports import IncidentCard
 from db.engine import make_engine, make_session_factory
 from db.models import Incident, SurfaceStep
 from db.tags import IT_DEPLOY, TECH_INCIDENTS, set_conversation_tag
 from db.workspaces import record_workspace
 from tests.app.conftest import ALICE, BOB, DAVE, GENERAL, INCIDENTS_CHANNEL
 from tests.app.test_declare import declare_values
-from tests.app.test_durable_steps import DEPLOYS, poll, surface_problems
+from tests.app.test_durable_steps import DEPLOYS, cards_of, poll, surface_problems
 
 pytestmark = pytest.mark.slow
 
@@ -84,13 +85,15 @@ def logs(tmp_path: Path) -> Iterator[tuple[IO[bytes], IO[bytes]]]:
         yield first, second
 
 
-async def read_state(url: str) -> tuple[list[Incident], list[SurfaceStep]]:
+async def read_state(url: str) -> tuple[list[Incident], list[SurfaceStep], dict[int, IncidentCard]]:
+    """The incidents, their steps, and their cards as the step runner renders them."""
     engine = make_engine(url)
     try:
-        async with make_session_factory(engine)() as session:
+        sessions = make_session_factory(engine)
+        async with sessions() as session:
             incidents = list((await session.scalars(select(Incident).order_by(Incident.number))).all())
             steps = list((await session.scalars(select(SurfaceStep).order_by(SurfaceStep.id))).all())
-        return incidents, steps
+        return incidents, steps, await cards_of(sessions, incidents)
     finally:
         await engine.dispose()
 
@@ -169,7 +172,7 @@ async def declare_kill_restart(
         crash.answered = [c.method for c in emu.calls[first:]]
         answers = await asyncio.gather(*acks, return_exceptions=True)
         crash.acked = sum(1 for a in answers if isinstance(a, AckResult) and a.acked)
-        crash.at_kill, steps = await read_state(database)
+        crash.at_kill, steps, _ = await read_state(database)
         crash.unfinished_at_kill = sum(1 for s in steps if s.status != "done")
 
         restarted = time.monotonic()
@@ -178,9 +181,9 @@ async def declare_kill_restart(
         async def complete() -> bool:
             if procs[1].returncode is not None:
                 raise AssertionError(f"the restarted vigil run exited with {procs[1].returncode}")
-            crash.incidents, steps = await read_state(database)
+            crash.incidents, steps, cards = await read_state(database)
             crash.problems = surface_problems(
-                emu, crash.incidents, steps, announce_to=INCIDENTS_CHANNEL, deploy_to=DEPLOYS, changes={}
+                emu, crash.incidents, steps, cards=cards, announce_to=INCIDENTS_CHANNEL, deploy_to=DEPLOYS, changes={}
             )
             return not crash.problems
 

@@ -212,7 +212,7 @@ async def test_app_home_shows_the_viewers_shifts_now_and_next(world: World) -> N
     text = text_of(home)
     assert "*Database escalation* L1 (Primary), now until <!date^" in text
     bob = text_of(await open_home(world.vigil, BOB))
-    assert "None in the next 7 days" in bob and "link pagerduty" in bob
+    assert "No on-call shifts in the next 7 days" in bob and "link pagerduty" in bob
 
 
 async def test_admins_pick_a_components_pagerduty_service_and_routing_key_in_app_home(world: World) -> None:

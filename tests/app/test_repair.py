@@ -17,7 +17,7 @@ from db.models import Incident, SurfaceStep
 from tests.app.conftest import ALICE, BOB, DAVE, GENERAL, StartVigil, Vigil
 from tests.app.test_declare import calls, declare
 
-BUTTONS = [ids.ACTION_ACK, ids.ACTION_UPDATE, ids.ACTION_RESOLVE, ids.ACTION_PAGE]
+BUTTONS = [ids.ACTION_ACK, ids.ACTION_PAGE, ids.ACTION_UPDATE]  # an open incident's
 FINAL = "not_in_channel"
 
 
@@ -168,7 +168,7 @@ async def test_a_topic_slack_refuses_for_a_while_is_retried_with_backoff_until_s
 
     incident = await declare(vigil, "Search slow", "P3")
     channel = vigil.emu.state.channels[incident.channel_id or ""]
-    expected = f"P3 | open | <@{ALICE}>"
+    expected = "🟡 P3 · Open · IC @alice"
     assert channel.topic != expected
     assert len(calls(vigil.emu, "conversations.setTopic")) == 3
     assert await steps_of(vigil, incident, SET_TOPIC) == [("pending", 1, "internal_error")]

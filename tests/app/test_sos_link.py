@@ -81,7 +81,8 @@ async def test_sos_posts_in_the_target_mentioning_the_group_linking_back_and_on_
     )
     assert "> Replica is &lt;20 min&gt; behind" in request.text
     note = vigil.emu.state.history(incident.channel_id or "")[-1]
-    assert f"<@{BOB}>" in note.text and "SOS to Database" in note.text and f"<#{HELP}>" in note.text
+    # One line in the incident's channel, naming (not pinging) who asked.
+    assert note.text == f":sos: @bob: SOS to Database: Replica is &lt;20 min&gt; behind (in <#{HELP}>)"
     async with vigil.container.sessions() as session:
         row = await session.get(Incident, incident.id)
         assert row is not None

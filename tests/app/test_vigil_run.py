@@ -68,7 +68,7 @@ async def test_vigil_run_serves_then_stops_on_sigterm(emulator: SlackEmulator, s
         ack = await emulator.send_slash_command("help", user_id=ALICE, channel_id=GENERAL)
         # The first help may come through response_url: the ack never waits on the help channel's lookup.
         text = ack.text or (await emulator.wait_for_response(ALICE)).text
-        assert "/incident open" in text
+        assert "/incident commands" in text and "open [P1-P5] [title]" in text
         unknown = await emulator.send_slash_command("wat", user_id=ALICE, channel_id=GENERAL)
         assert "wat" in unknown.text and "help" in unknown.text
 

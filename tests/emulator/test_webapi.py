@@ -140,6 +140,22 @@ async def test_messages_pins_reactions_bookmarks(emu: SlackEmulator, client: Asy
     assert await api_error(client.chat_postEphemeral(channel=INCIDENTS, user=CAROL, text="x")) == "user_not_in_channel"
 
 
+async def test_thread_replies_stay_in_the_thread_unless_also_sent_to_the_channel(
+    emu: SlackEmulator, client: AsyncWebClient
+) -> None:
+    parent = (await client.chat_postMessage(channel=INCIDENTS, text="INC-1 announced"))["ts"]
+    quiet = (await client.chat_postMessage(channel=INCIDENTS, thread_ts=parent, text="downgraded"))["ts"]
+    loud = await client.chat_postMessage(channel=INCIDENTS, thread_ts=parent, reply_broadcast=True, text="resolved")
+    assert loud["message"]["subtype"] == "thread_broadcast" and loud["message"]["thread_ts"] == parent
+    history = (await client.conversations_history(channel=INCIDENTS))["messages"]
+    assert [m["ts"] for m in history] == [loud["ts"], parent]  # the broadcast is in the channel too, newest first
+    assert history[1]["reply_count"] == 2
+    thread = (await client.conversations_replies(channel=INCIDENTS, ts=parent))["messages"]
+    assert [m["ts"] for m in thread] == [parent, quiet, loud["ts"]]
+    message = emu.state.find_message(INCIDENTS, quiet)
+    assert message is not None and message.is_reply and not message.in_channel
+
+
 async def test_blocks_over_limits_are_refused(client: AsyncWebClient) -> None:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}] * 51
     with pytest.raises(SlackApiError) as info:

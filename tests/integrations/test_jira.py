@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.incidents import events
-from db.models import Component, Identity, IntegrationLink, User
+from db.models import Component, Identity, IntegrationLink, SurfaceStep, User
 from integrations.base import DeliveryFailed
 from integrations.http.guard import OutboundPolicy
 from integrations.jira.client import JiraClient
@@ -55,6 +55,13 @@ def issue_of(fake: FakeJira, number: int) -> dict[str, Any]:
     return issue
 
 
+async def opening_refreshes(platform: Platform) -> list[tuple[int, str, str]]:
+    """The edits of opening messages the deliveries asked the step worker for."""
+    async with platform.container.sessions() as session:
+        steps = (await session.scalars(select(SurfaceStep).order_by(SurfaceStep.id))).all()
+    return [(s.incident_id, s.kind, s.status) for s in steps]
+
+
 def creates(fake: FakeJira) -> int:
     return len(fake.calls("create"))
 
@@ -76,6 +83,8 @@ async def test_an_incident_lifecycle_is_one_issue_moved_along_its_workflow(platf
     assert "reporter" not in fields, "no Slack profile, no identity, no default: Jira picks the reporter"
     assert jira.status("OPS-1") == "To Do"
     assert [r.method for r in jira.calls("search")] == ["GET"] and jira.calls("search")[0].path.endswith("/search/jql")
+    # The new issue's address: the opening message is to link to it (the step worker edits it).
+    assert await opening_refreshes(platform) == [(incident.id, "update_opening", "pending")]
 
     await platform.change(incident, events.ACKNOWLEDGED)
     await platform.drain()
@@ -95,6 +104,7 @@ async def test_an_incident_lifecycle_is_one_issue_moved_along_its_workflow(platf
     assert len(jira.calls("transition")) == transitions, "already done: nothing posted, and a success"
 
     assert creates(jira) == 1 and len(jira.issues) == 1
+    assert len(await opening_refreshes(platform)) == 1, "the same address again asks for no edit"
     assert len(jira.calls("search")) == 1, "once linked, the issue is addressed by its key"
     assert len(jira.calls("serverInfo")) == 1, "one client per integration, kept by the provider"
     assert await outcomes(platform) == [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -58,6 +59,15 @@ def button(text: str, style: str | None = None) -> dict[str, Any]:
 )
 def test_mrkdwn(text: str, expected: str) -> None:
     assert render.mrkdwn(text, NAMES) == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [(-5, "in the future"), (0, "just now"), (59, "just now"), (60, "1 minute ago"), (3 * 3600 + 5, "3 hours ago")],
+)
+def test_ago_counts_from_now(seconds: int, expected: str) -> None:
+    now = datetime.fromtimestamp(TS + seconds, UTC)
+    assert render.format_date(TS, "{ago}", "fallback", now=now) == expected
 
 
 def test_mrkdwn_bold_in_colour() -> None:

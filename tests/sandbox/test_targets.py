@@ -52,7 +52,7 @@ def test_people_by_name_and_cleared_fields(state: Any) -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ((("Colour", "red"),), "no field 'Colour'; there is 'Title', 'Severity', 'Description', 'Visibility'"),
+        ((("Colour", "red"),), "no field 'Colour'; there is 'Title', 'Severity', 'Commander', 'Description', 'Visibility'"),
         ((("Severity", "P9"),), "no choice for Severity 'P9'"),
         ((("Severity", "P"),), "could be"),
     ],

@@ -27,14 +27,24 @@ async def test_the_example_replays_green(replay: Replay) -> None:
     run = await replay(EXAMPLE.read_text(encoding="utf-8"))
     assert (run.code, run.err) == (0, ""), run.out
     assert f"* vigil created the channel {CHANNEL}" in run.out
-    assert f"[{CHANNEL}:1] vigil:" in run.out  # the opening message…
+    assert f"[{CHANNEL}:1] vigil:\n    :red_circle: P1 · INC-1 · Checkout is down" in run.out  # the opening message…
     assert f"* vigil pinned {CHANNEL}:1" in run.out  # …pinned
-    assert f"* vigil edited {CHANNEL}:1:\n    - Acknowledged: not yet\n    + Acknowledged: @alice" in run.out  # the ack
+    assert "    :rotating_light: INC-1 declared: #inc-1-checkout-is-down\n    [Page on-call]  [Hand off]" in run.out
+    assert f"* vigil edited {CHANNEL}:1:\n    + Acknowledged: @alice after 1 m" in run.out  # the ack…
+    assert f"[{CHANNEL}:2] vigil:\n    :eyes: @alice: Acknowledged" in run.out  # …said once, in the channel
     assert f"* bob reacted :eyes: to {CHANNEL}:1" in run.out
+    assert f"[{CHANNEL}:3] vigil:\n    :memo: @alice: Rolled back deploy 4121; error rate falling" in run.out
     assert "Pinned: Error rate is back under 1% since 12:10" in run.out  # :pushpin: put it on the timeline
-    assert "+ Severity: :large_orange_circle: P2" in run.out
+    assert "    - [Acknowledge]  [Page on-call]  [Update]\n    + [Add note]  [Resolve]  [Update]" in run.out
+    assert "+ :large_orange_circle: P2 · INC-1 · Checkout is down" in run.out
+    assert "[#incidents:2] (in the thread of #incidents:1) vigil:\n    :arrow_down: INC-1 downgraded" in run.out
+    assert "(also sent to the channel) vigil:\n    :white_check_mark: INC-1 resolved after 1 m" in run.out
+    assert "+ [Start postmortem]  [Reopen]" in run.out
     assert f"* vigil renamed {CHANNEL} to {CHANNEL}-closed" in run.out
-    assert "+ Status: :lock: closed" in run.out
+    assert "+ Status: :lock: Closed" in run.out
+    # One change, one line: no private echo of what was done in the channel, the topic set only when it changed.
+    assert run.out.count("(only visible to alice)") == 2  # the declaration's confirmation and the timeline
+    assert run.out.count("* vigil set the topic of") == 6  # declared, mitigating, P2, resolved, postmortem, closed
     assert "\x1b[" not in run.out
 
 
@@ -49,7 +59,7 @@ def test_the_cli_replays_the_example_as_a_subprocess() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr + done.stdout
-    assert f"> react :pushpin: last\n* alice reacted :pushpin: to {CHANNEL}:3" in done.stdout
+    assert f"> react :pushpin: last\n* alice reacted :pushpin: to {CHANNEL}:4" in done.stdout
     assert f"renamed {CHANNEL} to {CHANNEL}-closed" in done.stdout
     assert "\x1b[" not in done.stdout  # piped: no colour
 
@@ -117,6 +127,7 @@ click update
 submit SEVERITY="P2 · major" commander=@bob
 /incident mitigating
 click Resolve on #inc-1-payments-api-returns-502:1
+submit resolution="Load balancer config reverted"
 /incident postmortem
 /incident close
 /incident timeline
@@ -134,10 +145,10 @@ async def test_a_walk_typed_from_the_docs(replay: Replay) -> None:
     assert "* bob joined" in run.out  # bob says something in a channel he was not invited to
     assert "@alice · Pinned: I think it's the new load balancer config" in run.out  # from `/incident timeline`
     assert "+ Commander: @bob" in run.out
-    assert "+ Severity: :large_orange_circle: P2" in run.out
-    assert "+ Status: :white_check_mark: resolved" in run.out
+    assert "+ :large_orange_circle: P2 · INC-1 · Payments API returns 502" in run.out
+    assert "+ Status: :white_check_mark: Resolved" in run.out
     assert f"{channel}-closed  (" in run.out  # `channels` lists it under its new name
-    assert "None open. Quiet is good." in run.out  # alice's Home after closing
+    assert ":sunny: No active incidents." in run.out  # alice's Home after closing
 
 
 def test_colour_only_on_a_terminal() -> None:
@@ -153,12 +164,12 @@ def test_colour_only_on_a_terminal() -> None:
 async def test_app_home_admin_tabs_forms_and_overflow_menus(replay: Replay) -> None:
     run = await replay(
         "home\nclick usergroups\nclick 'Import usergroup'\nsubmit 'usergroup id'=S0SRE\n"
-        "click 'Refresh from Slack'\nclick tags\nclick 'edit tags'\nsubmit dev_firefighter=#general\n"
+        "click 'Refresh from Slack'\nclick tags\nclick 'edit tags'\nsubmit 'help channel'=#general\n"
         "/incident help\n"
     )
     assert (run.code, run.err) == (0, ""), run.out
     assert "[App Home of alice]" in run.out
     assert "*@sre* · SRE · 2 members  [⋯ Refresh from Slack | Remove from Vigil]" in run.out
     assert ":white_check_mark: Refreshed @sre (2 members)." in run.out
-    assert "*dev_firefighter* → #general" in run.out
+    assert "*Help channel* → #general" in run.out
     assert "Need a hand? Ask in #general." in run.out  # the tag reaches the bot's usage replies

@@ -7,17 +7,21 @@ from hypothesis import strategies as st
 from bot.incidents.errors import InvalidInput
 from bot.incidents.states import ClosureReason, Severity
 from commands.grammar import (
+    CORE,
+    HELP_GROUPS,
     HELP_LINES,
     NEEDS_INCIDENT,
     SUBCOMMANDS,
     LinkKind,
     ParsedCommand,
     help_text,
+    near_misses,
     parse,
     usage,
 )
 
 P = ParsedCommand
+CORE_LINE = "The ones you need most: `open`, `ack`, `status`, `note`, `resolve`. `/incident help` lists them all."
 
 
 @pytest.mark.parametrize(
@@ -101,14 +105,18 @@ def test_parse(text: str, parsed: ParsedCommand) -> None:
         ("link slack U1", "Usage: `/incident link [@user] [pagerduty|github|jira|linear|email] [id]`"),
         ("link jira a b", "Usage: `/incident link [@user] [pagerduty|github|jira|linear|email] [id]`"),
         ("link email nobody", "Usage: `/incident link [@user] [pagerduty|github|jira|linear|email] [id]`"),
-        ("help nonsense", "Usage: `/incident help [subcommand]`"),
-        ("foo", "Unknown subcommand `foo`. Try `/incident help` for the list."),
-        ("104 foo", "Unknown subcommand `foo`. Try `/incident help` for the list."),
+        ("help nonsense", f"Unknown subcommand `nonsense`. {CORE_LINE}"),
+        ("help resolve now", "Usage: `/incident help [subcommand]`"),
+        ("foo", f"Unknown subcommand `foo`. {CORE_LINE}"),
+        ("104 foo", f"Unknown subcommand `foo`. {CORE_LINE}"),
+        ("resovle", f"Unknown subcommand `resovle`. Did you mean `/incident resolve`? {CORE_LINE}"),
+        ("104 STAUTS", f"Unknown subcommand `STAUTS`. Did you mean `/incident status`? {CORE_LINE}"),
+        ("help mitigate", f"Unknown subcommand `mitigate`. Did you mean `/incident mitigating`? {CORE_LINE}"),
         ("104 open", "`open` doesn't take an incident number. Usage: `/incident open [P1-P5] [title]`"),
         ("INC-3 oncall", "`oncall` doesn't take an incident number. Usage: `/incident oncall`"),
         ("0 status", "`0` is not an incident number; numbers look like `104` or `INC-104`."),
         ("INC-1234567890 status", "`INC-1234567890` is not an incident number; numbers look like `104` or `INC-104`."),
-        ("`rm -rf` x", "Unknown subcommand `'rm`. Try `/incident help` for the list."),
+        ("`rm -rf` x", f"Unknown subcommand `'rm`. {CORE_LINE}"),
     ],
 )
 def test_parse_refuses_with_usage(text: str, message: str) -> None:
@@ -125,16 +133,45 @@ def test_command_name_is_configurable() -> None:
     assert "`/inc 104 status`" in help_text("/inc")
 
 
-def test_help_covers_every_subcommand() -> None:
+def test_help_covers_every_subcommand_once_in_its_groups() -> None:
     text = help_text()
     assert len(HELP_LINES) == len(SUBCOMMANDS) == 20
+    grouped = [name for _, names in HELP_GROUPS for name in names]
+    assert sorted(grouped) == sorted(SUBCOMMANDS)  # each in exactly one group
+    assert [group for group, _ in HELP_GROUPS] == ["Declare", "Now", "Change", "After", "More"]
+    assert dict(HELP_GROUPS)["Now"] == ("ack", "status", "note", "mitigating", "resolve")
+    assert dict(HELP_GROUPS)["Change"] == ("severity", "lead", "update")
+    assert dict(HELP_GROUPS)["After"] == ("postmortem", "close", "reopen")
+    assert set(CORE) <= set(SUBCOMMANDS) and len(CORE) == 5
+    assert text.splitlines()[-1].startswith("Outside an incident channel, put its number first")
     for name in SUBCOMMANDS:
-        assert f"`/incident {name}" in text
+        assert f" {name}" in text
         # Every subcommand parses in its simplest correct form (or refuses with its own usage line).
         try:
             assert parse(name).name == name
         except InvalidInput as refused:
             assert refused.message.startswith(usage(name))
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("resovle", ["resolve"]),
+        ("ak", ["ack"]),
+        ("stat", ["status"]),
+        ("timelime", ["timeline"]),
+        ("Severity2", ["severity"]),
+        ("sttaus", ["status"]),
+        ("postmortum", ["postmortem"]),
+        ("re", ["resolve", "reopen"]),
+        ("Acknowledge", ["ack"]),
+        ("declare", ["open"]),
+        ("frobnicate", []),
+        ("x", []),
+    ],
+)
+def test_near_misses(typed: str, meant: list[str]) -> None:
+    assert near_misses(typed) == meant
 
 
 def test_needs_incident() -> None:

@@ -28,7 +28,12 @@ CARD = IncidentCard(
     channel_id="C0INC",
     created_at=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
 )
-BUTTONS = [ids.ACTION_ACK, ids.ACTION_UPDATE, ids.ACTION_RESOLVE, ids.ACTION_PAGE]
+# The buttons of a P2 by status (they follow it; test_incident_blocks.py has the whole table).
+BUTTONS = {
+    "open": [ids.ACTION_ACK, ids.ACTION_PAGE, ids.ACTION_UPDATE],
+    "resolved": [ids.ACTION_POSTMORTEM, ids.ACTION_REOPEN],
+    "postmortem": [ids.ACTION_REOPEN, ids.ACTION_CLOSE],
+}
 
 
 def warnings(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -78,7 +83,7 @@ def test_the_warning_sits_below_the_content_and_above_the_unchanged_buttons(stat
     where = blocks.index(warning)
     assert kinds[where - 1] == "context"  # after everything the message says about the incident
     assert kinds[where + 1 :] == ["actions"]
-    assert [e["action_id"] for e in blocks[-1]["elements"]] == BUTTONS
+    assert [e["action_id"] for e in blocks[-1]["elements"]] == BUTTONS[status]
 
 
 def test_a_closed_incident_still_shows_what_is_missing() -> None:

@@ -47,8 +47,10 @@ def store_bot_message(
     attachments: list[Any] | None = None,
     thread_ts: str | None = None,
     metadata: dict[str, Any] | None = None,
+    broadcast: bool = False,
 ) -> Message:
-    """Add a message from the app to the channel and tell subscribers, as Slack does for the poster too."""
+    """Add a message from the app to the channel and tell subscribers, as Slack does for the poster too. A reply
+    also sent to the channel (`reply_broadcast`) is a `thread_broadcast`: in the thread and in the channel's history."""
     message = Message(
         ts=ctx.ids.ts(),
         channel=channel.id,
@@ -59,6 +61,7 @@ def store_bot_message(
         thread_ts=thread_ts,
         bot_id=ctx.identity.bot_id,
         metadata=metadata,
+        subtype="thread_broadcast" if broadcast and thread_ts else None,
     )
     ctx.state.history(channel.id).append(message)
     ctx.emit(payloads.message_event(ctx.identity, message, channel), channel)
@@ -94,6 +97,7 @@ def post_message(ctx: Ctx, args: Args) -> dict[str, Any]:
         attachments=attachments,
         thread_ts=args.text("thread_ts") or None,
         metadata=metadata,
+        broadcast=args.flag("reply_broadcast"),
     )
     return {"ok": True, "channel": channel.id, "ts": message.ts, "message": payloads.message_object(ctx.identity, message)}
 

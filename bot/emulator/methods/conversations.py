@@ -315,7 +315,7 @@ def history(ctx: Ctx, args: Args) -> dict[str, Any]:
             return oldest <= ts <= latest
         return oldest < ts < latest
 
-    top_level = [m for m in reversed(ctx.state.history(channel.id)) if not m.is_reply and in_range(m)]
+    top_level = [m for m in reversed(ctx.state.history(channel.id)) if m.in_channel and in_range(m)]
     page, cursor = paginate(top_level, args, default_limit=100, max_limit=999)
     with_metadata = args.flag("include_all_metadata")
     return {
