@@ -201,6 +201,17 @@ class SlackEmulator:
         """Queue failures for the next `times` calls to `method`."""
         self._web.fail_next(method, error=error, status=status, retry_after=retry_after, times=times)
 
+    def storm(self, *, rate: float = 0.3, seed: int = 0, methods: set[str] | None = None, retry_after: int = 1) -> None:
+        """From now on a `rate` share of calls (to `methods`, or to every method) fails as Slack fails under load:
+        half HTTP 429 `ratelimited` with `Retry-After: retry_after`, half HTTP 500 `internal_error`, drawn from a
+        generator seeded with `seed`. Nothing is done for a failed call. `auth.test` and `apps.connections.open` are
+        spared, so the app stays connected; failures queued by `fail_next` come first. Until `calm()`."""
+        self._web.storm(rate=rate, seed=seed, methods=methods, retry_after=retry_after)
+
+    def calm(self) -> None:
+        """End the storm: calls are answered normally again."""
+        self._web.calm()
+
     def hold(self, method: str) -> None:
         """Calls to `method` wait (unanswered) until `release(method)`: a call in flight, frozen where a test wants."""
         self._web.hold(method)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,32 @@ class Failure:
     error: str
     status: int | None
     retry_after: int
+
+
+# What a storm never touches: the calls that keep the app connected (its Socket Mode link and Bolt's identity).
+CALM_METHODS = frozenset({"auth.test", *APP_TOKEN_METHODS})
+
+
+@dataclass
+class Storm:
+    """A share of calls failing at random, as Slack does on a bad day: half HTTP 429 (`Retry-After`), half HTTP 500.
+
+    The draws come from one generator seeded by the test, so a run's sequence of faults is the same each time (which
+    call meets which fault still depends on the order concurrent calls arrive in)."""
+
+    rate: float
+    rng: random.Random
+    methods: frozenset[str] | None
+    retry_after: int
+
+    def strikes(self, method: str) -> Failure | None:
+        if method in CALM_METHODS or (self.methods is not None and method not in self.methods):
+            return None
+        if self.rng.random() >= self.rate:
+            return None
+        if self.rng.random() < 0.5:
+            return Failure(error="ratelimited", status=429, retry_after=self.retry_after)
+        return Failure(error="internal_error", status=500, retry_after=0)
 
 
 async def read_arguments(request: web.Request) -> dict[str, Any]:
@@ -85,12 +112,29 @@ class WebApi:
         self.base_url = ""
         self.record_responses = True
         self._failures: dict[str, deque[Failure]] = {}
+        self._storm: Storm | None = None
         self._holds: dict[str, asyncio.Event] = {}
         self.waiting: list[str] = []
 
     def fail_next(self, method: str, *, error: str, status: int | None, retry_after: int, times: int) -> None:
         queue = self._failures.setdefault(method, deque())
         queue.extend(Failure(error=error, status=status, retry_after=retry_after) for _ in range(times))
+
+    def storm(self, *, rate: float, seed: int, methods: set[str] | None, retry_after: int) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must be between 0 and 1, not {rate}")
+        calm = CALM_METHODS & (methods or set())
+        if calm:
+            raise ValueError(f"{sorted(calm)} keep the app connected: a storm never touches them")
+        self._storm = Storm(
+            rate=rate,
+            rng=random.Random(seed),
+            methods=frozenset(methods) if methods is not None else None,
+            retry_after=retry_after,
+        )
+
+    def calm(self) -> None:
+        self._storm = None
 
     def hold(self, method: str) -> None:
         self._holds.setdefault(method, asyncio.Event())
@@ -147,8 +191,8 @@ class WebApi:
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         headers = self._headers()
         queue = self._failures.get(method)
-        if queue:
-            failure = queue.popleft()
+        failure = queue.popleft() if queue else self._storm.strikes(method) if self._storm else None
+        if failure is not None:
             if failure.error == "ratelimited" and failure.status in (None, 429):
                 headers["Retry-After"] = str(failure.retry_after)
                 return 429, {"ok": False, "error": "ratelimited"}, headers

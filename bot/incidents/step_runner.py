@@ -54,6 +54,8 @@ MAX_SUFFIX = 99
 ADOPT_WINDOW = 300.0
 RENEW_EVERY = LEASE / 4  # how often a live run extends the lease of the steps it still holds
 SWEEP_CONCURRENCY = 8
+REDRAW_AFTER = timedelta(seconds=30)  # a name Slack could not give is asked again after this
+NAMED = frozenset({kinds.SET_TOPIC, kinds.POST_OPENING, kinds.UPDATE_OPENING})  # the steps that show people by name
 
 
 InviteContextOf = Callable[[AsyncSession, Incident, Component | None], Awaitable[Any]]
@@ -98,6 +100,9 @@ class State:
     missing: list[str]
     card_of: CardOf
     names: dict[str, str] = field(default_factory=dict)
+    # People whose name Slack could not tell this run (a 429, a 500): the run shows them as mentions and asks the
+    # worker to draw the named surfaces again later (`StepRunner._redraw_later`).
+    unmet: set[str] = field(default_factory=set)
     note: CardNote | None = None
     links: tuple[CardLink, ...] = ()
     workspace_url: str | None = None
@@ -227,7 +232,26 @@ class StepRunner:
             await asyncio.gather(renewing, return_exceptions=True)
             self._running.difference_update(ids)
             await asyncio.gather(*invitees.values(), return_exceptions=True)
+        if state.unmet and any(step.kind in NAMED for step in steps):
+            await self._redraw_later(state.incident)
         return failed
+
+    async def _redraw_later(self, incident: Incident) -> None:
+        """The topic and the opening message were drawn with a mention for someone whose name Slack could not give
+        (a 429, a 500): have the worker draw them again once Slack answers, instead of leaving a ping there."""
+        try:
+            async with self.sessions() as session, session.begin():
+                await write_steps(
+                    session,
+                    team_id=incident.team_id,
+                    incident_id=incident.id,
+                    plan=[Planned("opening", kinds.UPDATE_OPENING), Planned("topic", kinds.SET_TOPIC)],
+                    token=None,
+                    now=self.clock.now(),
+                    due=self.clock.now() + REDRAW_AFTER,
+                )
+        except Exception:
+            log.exception("INC-%s: could not plan drawing its names again", incident.number)
 
     async def sweep(self, incident_id: int) -> list[str]:
         """Run whatever of the incident is ready and not running elsewhere, until nothing is (a later change's
@@ -352,6 +376,8 @@ class StepRunner:
                 state.names[user_id] = name
             elif isinstance(name, BaseException) and not isinstance(name, Exception):
                 raise name
+            elif isinstance(name, Exception) and _transient(name):
+                state.unmet.add(user_id)
 
     async def _invitees(self, incident_id: int) -> list[str]:
         """Resolved while the channel is being created, so inviting costs no extra round trip."""
@@ -412,9 +438,10 @@ async def write_steps(
     plan: Sequence[Planned],
     token: str | None,
     now: datetime,
+    due: datetime | None = None,
 ) -> list[SurfaceStep]:
     """Write `plan`'s steps, claimed by `token` for the run right after the commit (without a token, for the step
-    worker's next round); the steps claimed.
+    worker's next round, or from `due` on); the steps claimed.
 
     A step that only brings a surface in line is not written when one of its kind is already waiting; when one
     is running, the new one waits for it (unclaimed), so edits never race and a burst ends in one more edit.
@@ -425,7 +452,11 @@ async def write_steps(
         claimed = token is not None
         after_id: int | None = written[planned.after].id if planned.after else None
         if planned.kind in kinds.COALESCED and planned.after is None:
-            if await waiting_of_kind(session, incident_id=incident_id, kind=planned.kind, now=now):
+            waiting = await waiting_of_kind(session, incident_id=incident_id, kind=planned.kind, now=now)
+            if waiting is not None:
+                # It will show the incident as it is when it runs; one planned for later now runs as soon as this.
+                if waiting.next_attempt_at > (due or now):
+                    waiting.next_attempt_at = due or now
                 continue
             running = await unfinished_of_kind(session, incident_id=incident_id, kind=planned.kind)
             if running is not None and running.status == "pending":
@@ -442,7 +473,7 @@ async def write_steps(
             after_id=after_id,
             status="pending",
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=due or now,
             claim_token=token if claimed else None,
             claimed_until=now + LEASE if claimed else None,
             result={},
@@ -685,3 +716,22 @@ EXECUTORS: dict[str, Executor] = {
     kinds.ANNOUNCE_REPLY: _announce_reply,
     kinds.RENAME_CLOSED: _rename_closed,
 }
+
+
+def _transient(exc: Exception) -> bool:
+    """A failure worth asking again later (rate limited, Slack's 5xx, the network), as opposed to an answer."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int) and status >= 500:
+            return True
+        try:
+            code = str(response.get("error") or "")
+        except Exception:
+            code = ""
+        if code:
+            return kinds.retryable(code)
+    chat_code = getattr(exc, "code", None)
+    if isinstance(chat_code, str) and chat_code:
+        return kinds.retryable(chat_code)
+    return isinstance(exc, OSError | TimeoutError)

@@ -1,4 +1,4 @@
-"""The Web API as slack_sdk's AsyncWebClient sees it: replies, errors, failure injection, pagination, state."""
+"""The Web API as slack_sdk's AsyncWebClient sees it: replies, errors, failure injection and storms, pagination, state."""
 
 from __future__ import annotations
 
@@ -197,6 +197,56 @@ async def test_injected_server_error_and_error_codes(emu: SlackEmulator, client:
     for _ in range(2):
         assert await api_error(client.chat_postMessage(channel=INCIDENTS, text="x")) == "channel_not_found"
     assert (await client.chat_postMessage(channel=INCIDENTS, text="x"))["ok"]
+
+
+async def storm_statuses(emu: SlackEmulator, method: str, n: int) -> list[int]:
+    """Make `n` posts (or users.info lookups) one after another, without retries; the HTTP status of each."""
+    client = AsyncWebClient(token=emu.bot_token, base_url=emu.api_url, retry_handlers=[])
+    for _ in range(n):
+        try:
+            if method == "chat.postMessage":
+                await client.chat_postMessage(channel=INCIDENTS, text="x")
+            else:
+                await client.users_info(user=ALICE)
+        except SlackApiError:
+            pass
+        await client.auth_test()
+    return [c.status for c in emu.calls_to(method)]
+
+
+async def test_a_seeded_storm_fails_a_share_of_calls_with_429_and_500(make_emulator: EmulatorFactory) -> None:
+    emu = await make_emulator()
+    emu.storm(rate=0.3, seed=16, retry_after=1)
+    statuses = await storm_statuses(emu, "chat.postMessage", 200)
+    assert set(statuses) == {200, 429, 500}
+    assert 40 <= sum(s != 200 for s in statuses) <= 80, "about 30 %"
+    assert all(c.ok for c in emu.calls_to("auth.test")), "auth.test is spared: the app stays connected"
+    limited = [c for c in emu.calls_to("chat.postMessage") if c.status == 429]
+    assert {(c.response["ok"], c.response["error"]) for c in limited} == {(False, "ratelimited")}
+    failed = [c for c in emu.calls_to("chat.postMessage") if c.status == 500]
+    assert {(c.response["ok"], c.response["error"]) for c in failed} == {(False, "internal_error")}
+    assert len(emu.state.history(INCIDENTS)) == statuses.count(200), "a failed call does nothing"
+
+    again = await make_emulator()  # the same seed, the same faults
+    again.storm(rate=0.3, seed=16, retry_after=1)
+    assert await storm_statuses(again, "chat.postMessage", 200) == statuses
+
+    emu.calm()
+    assert set((await storm_statuses(emu, "chat.postMessage", 20))[200:]) == {200}
+
+
+async def test_a_storm_keeps_to_its_methods_and_sends_retry_after(emu: SlackEmulator, client: AsyncWebClient) -> None:
+    emu.storm(rate=1.0, seed=1, methods={"chat.postMessage"}, retry_after=1)
+    assert set(await storm_statuses(emu, "users.info", 5)) == {200}
+    errors = []
+    for _ in range(20):
+        with pytest.raises(SlackApiError) as info:
+            await client.chat_postMessage(channel=INCIDENTS, text="x")
+        errors.append(info.value.response)
+    assert {r.headers["Retry-After"] for r in errors if r.status_code == 429} == {"1"}
+    assert {r.status_code for r in errors} == {429, 500}
+    with pytest.raises(ValueError, match="keep the app connected"):
+        emu.storm(methods={"auth.test"})
 
 
 async def test_users_list_paginates_with_cursors(emu: SlackEmulator, client: AsyncWebClient) -> None:
