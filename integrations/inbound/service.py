@@ -42,7 +42,7 @@ from db.integrations import find_integration
 from db.models import InboundDelivery, Incident, Integration, User, Workspace
 from integrations.base import Configured
 from integrations.inbound.instructions import Actor, Instruction, Ref
-from integrations.inbound.intake import Intake, Reply, answer
+from integrations.inbound.intake import Intake, Reply, answer, target
 from integrations.inbound.kinds import readings
 from integrations.inbound.request import Request
 from integrations.outbox import ORIGIN_PREFIX
@@ -132,17 +132,15 @@ class InboundService:
         return await self.intake.receive(kind=kind, integration_id=integration_id, request=request, ways=ways)
 
     async def _find(self, session: AsyncSession, integration: Integration, ref: Ref) -> Incident | None:
-        """The incident a reference names, within the integration's workspace only."""
-        team_id = integration.team_id
-        if ref.kind == "number":
-            return await get_by_number(session, team_id=team_id, number=int(ref.value))
-        if ref.kind == "key":
-            match = re.fullmatch(r"vigil-(?P<team>[A-Za-z0-9]+)-(?P<number>\d{1,10})", ref.value)
-            if match is not None:
-                if match["team"] != team_id:
-                    return None
-                return await get_by_number(session, team_id=team_id, number=int(match["number"]))
-        return await incident_by_link(session, integration_id=integration.id, external_id=ref.value)
+        """The incident a reference names, within the integration's workspace only (the same reading as the intake's
+        batched lookup: `intake.target`)."""
+        where = target(integration, ref)
+        if where is None:
+            return None
+        kind, scope, value = where
+        if kind == "number":
+            return await get_by_number(session, team_id=scope, number=int(value))
+        return await incident_by_link(session, integration_id=scope, external_id=value)
 
     # ---------------------------------------------------------------- processing
 
