@@ -16,7 +16,11 @@ MAX_RETRIES = 3
 
 
 class EventBus:
-    """Sends `events_api` envelopes; an unacked one is re-sent with the same event_id, up to three more times."""
+    """Sends `events_api` envelopes; an unacked one is re-sent with the same event_id, up to three more times.
+
+    An attempt fails without waiting when no socket is connected (Slack does not queue events for an app that is
+    away; it retries them), and one sent into a socket that dies is not acked, so it is retried after the ack timeout
+    on whatever socket the app has by then: `retry_attempt` 1, 2, 3 and `retry_reason` "timeout" each time."""
 
     def __init__(
         self,
@@ -85,6 +89,7 @@ class EventBus:
                     accepts_response_payload=False,
                     retry_attempt=attempt,
                     retry_reason="timeout" if attempt else "",
+                    wait_for_socket=False,
                 )
                 if not first.done():
                     first.set_result(result)

@@ -63,6 +63,13 @@ class EnvelopeRecord:
     ack_payload: dict[str, Any] | None = None
     late_ack: bool = False
     connection_id: int | None = None  # which socket it went to (1 = the first accepted), when sent
+    lost: bool = False  # sent into a socket that had died silently: the app never received it
+    ack_lost: bool = False  # the app acked it, but on a socket whose acks were lost on the way back
+
+    @property
+    def delivered(self) -> bool:
+        """The app received it (an attempt made while no socket was connected, or lost in a dead socket, was not)."""
+        return self.sent_at is not None and not self.lost
 
     @property
     def event_id(self) -> str | None:

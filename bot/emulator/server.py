@@ -171,7 +171,8 @@ class SlackEmulator:
 
     @property
     def envelopes(self) -> list[EnvelopeRecord]:
-        """Every Socket Mode envelope sent, with its ack (redeliveries included)."""
+        """Every Socket Mode envelope, with its ack (redeliveries included); an attempt that found no socket has
+        `sent_at` None, one written into a severed socket is `lost`: `delivered` is False for both."""
         return self._hub.envelopes
 
     def deliveries_of(self, event_id: str) -> list[EnvelopeRecord]:
@@ -409,6 +410,18 @@ class SlackEmulator:
         """Drop every socket abruptly (a CLOSE frame, no `disconnect` message)."""
         await self._hub.close_all()
 
+    def sever_connections(self) -> None:
+        """The sockets open now die silently (a network partition): envelopes sent on them, `disconnect` messages
+        included, never reach the app and its acks never come back, yet Slack still counts them as connected. Unacked
+        events are redelivered after the ack timeout. `close_connections()` is how the app finally notices (in life,
+        its heartbeat times out), reconnects, and gets the redeliveries on the new socket."""
+        self._hub.sever_all()
+
+    def lose_acks(self) -> None:
+        """Acks the app sends on the sockets open now are lost, as acks in flight are when a socket dies: the app
+        handled the event, Slack never hears so and re-sends it (`EnvelopeRecord.ack_lost`). New sockets are healthy."""
+        self._hub.lose_acks()
+
     # ---- driving the app ----------------------------------------------------------------------------------------
     def new_trigger_id(self, user_id: str = "") -> str:
         return self._driver.new_trigger_id(user_id)
@@ -417,7 +430,8 @@ class SlackEmulator:
         return await self._driver.slash_command(text, user_id=user_id, channel_id=channel_id, command=command)
 
     async def send_event(self, event: dict[str, Any], *, event_id: str | None = None) -> AckResult:
-        """Deliver an inner event in an `event_callback` envelope, whatever the subscriptions; redelivered if unacked."""
+        """Deliver an inner event in an `event_callback` envelope, whatever the subscriptions; redelivered if unacked.
+        With no socket connected the attempt fails at once, as Slack's does, and the app first sees it as a retry."""
         return await self._events.deliver(event, event_id=event_id)
 
     async def send_block_action(

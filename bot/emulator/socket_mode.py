@@ -24,9 +24,14 @@ MAX_CONNECTIONS = 10
 
 @dataclass
 class Connection:
+    """One accepted `/link/` socket. `loses_envelopes` / `loses_acks` model a network that died under it without
+    either end noticing yet: what Slack writes never arrives, what the app acks never comes back."""
+
     id: int
     ws: web.WebSocketResponse
     draining: bool = False
+    loses_envelopes: bool = False
+    loses_acks: bool = False
 
     @property
     def usable(self) -> bool:
@@ -78,7 +83,7 @@ class SocketHub:
                 await self._send_disconnect(connection, "too_many_websockets")
             async for frame in ws:
                 if frame.type == WSMsgType.TEXT:
-                    self._on_text(frame.data)
+                    self._on_text(connection, frame.data)
                 elif frame.type == WSMsgType.ERROR:
                     break
         finally:
@@ -95,13 +100,15 @@ class SocketHub:
         }
 
     async def _send_disconnect(self, connection: Connection, reason: str) -> None:
+        """No more envelopes go to this socket; the client is told to reconnect (unless the socket is dead)."""
         connection.draining = True
         message: dict[str, Any] = {"type": "disconnect", "reason": reason, "debug_info": {"host": "emulator-1"}}
         if reason == "too_many_websockets":
             message["num_connections"] = len(self.active) + 1
             message["connection_info"] = {"app_id": self.identity.app_id}
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await connection.ws.send_json(message)
+        if not connection.loses_envelopes:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await connection.ws.send_json(message)
         self.signal.notify()
 
     async def disconnect_all(self, reason: str = "refresh_requested") -> None:
@@ -109,6 +116,20 @@ class SocketHub:
         for connection in list(self.connections):
             if not connection.draining:
                 await self._send_disconnect(connection, reason)
+
+    def sever_all(self) -> None:
+        """The sockets open now die silently: envelopes sent on them and acks from them are lost, while Slack still
+        counts them as connected and keeps choosing them. Only closing them (`close_all`) lets the client notice."""
+        for connection in self.connections:
+            connection.loses_envelopes = connection.loses_acks = True
+        self.signal.notify()
+
+    def lose_acks(self) -> None:
+        """Acks arriving on the sockets open now are lost, as acks in flight are when a socket dies: Slack never sees
+        them and re-sends the events. Sockets opened later are healthy."""
+        for connection in self.connections:
+            connection.loses_acks = True
+        self.signal.notify()
 
     async def close_all(self, *, code: int = 1001) -> None:
         """Drop every socket with a CLOSE frame (the SDK reconnects on its own)."""
@@ -150,8 +171,11 @@ class SocketHub:
         accepts_response_payload: bool,
         retry_attempt: int | None = None,
         retry_reason: str | None = None,
+        wait_for_socket: bool = True,
     ) -> AckResult:
-        """Send one envelope and wait up to `ack_timeout` for its ack (after up to `ack_timeout` for a socket)."""
+        """Send one envelope and wait up to `ack_timeout` for its ack (after up to `ack_timeout` for a socket, or
+        none with `wait_for_socket=False`: Slack fails an event delivery at once when no socket is connected and
+        retries it later, so the retry is the app's first sight of it)."""
         envelope_id = self.ids.envelope_id()
         record = EnvelopeRecord(envelope_id=envelope_id, type=kind, payload=payload, retry_attempt=retry_attempt)
         self.envelopes.append(record)
@@ -164,16 +188,14 @@ class SocketHub:
         if retry_attempt is not None:
             envelope["retry_attempt"] = retry_attempt
             envelope["retry_reason"] = retry_reason or ""
-        connection = await self.wait_for_connection(self.ack_timeout)
+        connection = await self.wait_for_connection(self.ack_timeout) if wait_for_socket else self._pick()
         if connection is None:
+            self.signal.notify()
             return AckResult(acked=False, payload=None, envelope_id=envelope_id)
         future: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
         self._pending[envelope_id] = (future, record)
         try:
-            await connection.ws.send_str(json.dumps(envelope))
-            record.sent_at = self.clock()
-            record.connection_id = connection.id
-            self.signal.notify()
+            await self._transmit(connection, envelope, record)
             async with asyncio.timeout(self.ack_timeout):
                 ack = await future
         except (TimeoutError, ConnectionError, RuntimeError):
@@ -182,7 +204,17 @@ class SocketHub:
             self._pending.pop(envelope_id, None)
         return AckResult(acked=True, payload=ack, envelope_id=envelope_id)
 
-    def _on_text(self, data: str) -> None:
+    async def _transmit(self, connection: Connection, envelope: dict[str, Any], record: EnvelopeRecord) -> None:
+        """Write the envelope on the socket; on a dead one it goes nowhere, though Slack counts it as sent."""
+        if connection.loses_envelopes:
+            record.lost = True
+        else:
+            await connection.ws.send_str(json.dumps(envelope))
+        record.sent_at = self.clock()
+        record.connection_id = connection.id
+        self.signal.notify()
+
+    def _on_text(self, connection: Connection, data: str) -> None:
         try:
             frame = json.loads(data)
         except json.JSONDecodeError:
@@ -190,6 +222,9 @@ class SocketHub:
             return
         envelope_id = frame.get("envelope_id") if isinstance(frame, dict) else None
         if not envelope_id:
+            return
+        if connection.loses_acks:
+            self._ack_lost(envelope_id)
             return
         payload = frame.get("payload")
         pending = self._pending.get(envelope_id)
@@ -203,4 +238,10 @@ class SocketHub:
         record.ack_payload = payload if isinstance(payload, dict) else None
         if not future.done():
             future.set_result(record.ack_payload)
+        self.signal.notify()
+
+    def _ack_lost(self, envelope_id: str) -> None:
+        for record in self.envelopes:
+            if record.envelope_id == envelope_id:
+                record.ack_lost = True
         self.signal.notify()

@@ -202,3 +202,141 @@ async def test_app_home_opened_and_publish(emu: SlackEmulator, bolt_app: AsyncAp
     await emu.wait_for_call("views.publish")
     view = emu.state.home_view(ALICE)
     assert view is not None and view.data["blocks"][0]["text"]["text"] == f"Hello <@{ALICE}>"
+
+
+def mention(text: str = "hi") -> dict[str, Any]:
+    return {"type": "app_mention", "user": ALICE, "text": text, "channel": INCIDENTS}
+
+
+def attempts(emu: SlackEmulator, event_id: str) -> list[tuple[int | None, bool, bool]]:
+    """(retry_attempt, reached the app, acked) for each delivery attempt of one event."""
+    return [(d.retry_attempt, d.delivered, d.acked) for d in emu.deliveries_of(event_id)]
+
+
+def acked_delivery(emu: SlackEmulator, event_id: str) -> Any:
+    return next((d for d in emu.deliveries_of(event_id) if d.acked), None)
+
+
+def retry_num(request: Any) -> int:
+    """Bolt passes `retry_attempt` on as the `x-slack-retry-num` header ('0' on a first delivery)."""
+    return int((request.headers.get("x-slack-retry-num") or ["0"])[0])
+
+
+async def test_an_event_sent_while_no_socket_is_connected_fails_at_once_and_its_retry_is_delivered(
+    make_emulator: EmulatorFactory,
+) -> None:
+    """Slack does not queue events for an app that is away: the attempt fails and the retry is the first delivery."""
+    emu = await make_emulator(ack_timeout=1.0, redelivery_delay=0.2)
+    seen: list[tuple[int | None, str | None]] = []
+
+    async def listener(client: SocketModeClient, request: SocketModeRequest) -> None:
+        seen.append((request.retry_attempt, request.retry_reason))
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+
+    first = await emu.send_event(mention(), event_id="Ev0AWAY")
+    assert not first.acked and attempts(emu, "Ev0AWAY") == [(0, False, False)]
+    assert emu.deliveries_of("Ev0AWAY")[0].sent_at is None and emu.envelopes[0].connection_id is None
+
+    socket_client = SocketModeClient(app_token=emu.app_token, web_client=AsyncWebClient(base_url=emu.api_url))
+    socket_client.socket_mode_request_listeners.append(listener)  # type: ignore[arg-type]
+    try:
+        await socket_client.connect()
+        delivered = await emu.wait_until(lambda: acked_delivery(emu, "Ev0AWAY"), what="the retry acked")
+        assert delivered.retry_attempt >= 1 and delivered.delivered
+        assert [a for a in attempts(emu, "Ev0AWAY") if a[1]] == [(delivered.retry_attempt, True, True)]
+        assert seen == [(delivered.retry_attempt, "timeout")]
+    finally:
+        await socket_client.close()
+
+
+async def test_an_envelope_sent_into_a_severed_socket_is_redelivered_on_the_new_one(
+    emu: SlackEmulator, bolt_app: AsyncApp, connect: Any
+) -> None:
+    """A socket that died silently swallows the envelope; the client notices only when the socket closes, reconnects,
+    and gets the event again (same event_id, next retry_attempt) on its new socket."""
+    handled: list[tuple[str, int]] = []
+
+    @bolt_app.event("app_mention")
+    async def mentioned(body: dict[str, Any], request: Any) -> None:
+        handled.append((body["event_id"], retry_num(request)))
+
+    await connect(bolt_app)
+    emu.sever_connections()
+    sending = asyncio.create_task(emu.send_event(mention(), event_id="Ev0SEVERED"))
+    await emu.wait_until(lambda: emu.deliveries_of("Ev0SEVERED"), what="the envelope sent")
+    lost = emu.deliveries_of("Ev0SEVERED")[0]
+    assert lost.lost and not lost.delivered and lost.connection_id == 1 and lost.sent_at is not None
+
+    await emu.close_connections()  # abrupt: a CLOSE frame, no `disconnect` message
+    await emu.wait_until(lambda: emu.connections_opened == 2 and emu.connected, what="Bolt reconnected")
+    assert not (await sending).acked
+    delivered = await emu.wait_until(lambda: acked_delivery(emu, "Ev0SEVERED"), what="the redelivery acked")
+    assert delivered.retry_attempt >= 1 and delivered.connection_id == 2
+    assert [d.retry_attempt for d in emu.deliveries_of("Ev0SEVERED")] == list(range(delivered.retry_attempt + 1))
+    await emu.wait_until(lambda: handled, what="the listener ran")
+    assert handled == [("Ev0SEVERED", delivered.retry_attempt)]
+    assert len(emu.calls_to("apps.connections.open")) == 2
+
+
+async def test_acks_lost_with_a_socket_make_slack_resend_the_event(
+    emu: SlackEmulator, bolt_app: AsyncApp, connect: Any
+) -> None:
+    """The app acked, the ack died with the socket: Slack re-sends the event and Bolt runs the listener again, so
+    skipping what was already handled (by event_id) is the app's job."""
+    handled: list[int] = []
+
+    @bolt_app.event("app_mention")
+    async def mentioned(request: Any) -> None:
+        handled.append(retry_num(request))
+
+    await connect(bolt_app)
+    emu.lose_acks()
+    sending = asyncio.create_task(emu.send_event(mention(), event_id="Ev0ACKLOST"))
+    first = await emu.wait_until(
+        lambda: next((d for d in emu.deliveries_of("Ev0ACKLOST") if d.ack_lost), None), what="the app's ack (lost)"
+    )
+    assert first.retry_attempt == 0 and first.delivered and not first.acked
+    assert handled == [0]
+
+    await emu.disconnect_all("warning")
+    await emu.wait_until(lambda: emu.connections_opened == 2 and emu.connected, what="Bolt reconnected")
+    assert not (await sending).acked
+    delivered = await emu.wait_until(lambda: acked_delivery(emu, "Ev0ACKLOST"), what="the re-send acked")
+    assert delivered.retry_attempt >= 1 and delivered.connection_id == 2 and not delivered.ack_lost
+    await emu.wait_until(lambda: len(handled) == 2, what="the listener ran again")
+    assert handled == [0, delivered.retry_attempt]
+
+
+async def test_a_severed_socket_does_not_hear_disconnect_and_slack_keeps_choosing_it(
+    make_emulator: EmulatorFactory,
+) -> None:
+    """Slack cannot tell a dead socket from a live one: envelopes keep going to it (and are lost) until it closes."""
+    emu = await make_emulator(ack_timeout=0.2, redelivery_delay=0.1)
+    frames: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        frames.append(str(message.data))
+
+    socket_client = SocketModeClient(
+        app_token=emu.app_token, web_client=AsyncWebClient(base_url=emu.api_url), on_message_listeners=[on_message]
+    )
+    try:
+        await socket_client.connect()
+        await emu.wait_connected()
+        emu.sever_connections()
+        result = await emu.send_event(mention(), event_id="Ev0DEAD")
+        assert not result.acked
+        await emu.wait_until(lambda: len(emu.deliveries_of("Ev0DEAD")) == 4 and not emu.busy, what="every retry spent")
+        assert [(d.retry_attempt, d.lost, d.connection_id) for d in emu.deliveries_of("Ev0DEAD")] == [
+            (n, True, 1) for n in range(4)
+        ]
+        await emu.disconnect_all("refresh_requested")  # lost too
+        assert not emu.connected  # Slack sends nothing more there
+        # Only the close gets through; frames written before it would have arrived before it.
+        await emu.close_connections()
+        await emu.wait_until(lambda: emu.connections_opened == 2 and emu.connected, what="the client reconnected")
+        assert len(emu.calls_to("apps.connections.open")) == 2
+        assert [f for f in frames if "Ev0DEAD" in f or "disconnect" in f] == []
+        assert any('"hello"' in f for f in frames)
+    finally:
+        await socket_client.close()
