@@ -13,6 +13,7 @@ per integration (a client reads serverInfo once), and so are reporters found by 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import re
@@ -239,6 +240,7 @@ class JiraProvider:
         self._policy = policy
         self._checker = checker
         self._clients: dict[tuple[Any, ...], JiraClient] = {}
+        self._connecting: dict[tuple[Any, ...], asyncio.Future[JiraClient]] = {}  # connects under way, shared
         self._people: dict[tuple[str, str], str | None] = {}
 
     def handles(self, event: str) -> bool:
@@ -275,20 +277,32 @@ class JiraProvider:
 
     async def _client(self, integration: Configured, http: aiohttp.ClientSession, *, within: float) -> JiraClient:
         """The integration's client, made once per version of its URL, account and token (the cache key holds a
-        digest of the token, not the token)."""
+        digest of the token, not the token). The deliveries of one round ask for it at once: they share the one
+        connect under way (its client, or its failure) rather than each making, and leaking, a client of its own."""
         token = integration.secrets.get("api_token") or ""
         digest = hashlib.sha256(token.encode()).hexdigest()
         config = integration.config
         key = (integration.id, config.get("url"), config.get("email"), digest, within, *self._guard(http))
         client = self._clients.get(key)
-        if client is None:
-            client = await self._connect(integration, http, within=within)
-            if len(self._clients) >= KNOWN_CLIENTS:
-                for old in self._clients.values():
-                    old.close()
-                self._clients.clear()
-            self._clients[key] = client
-        return client
+        if client is not None:
+            return client
+        connecting = self._connecting.get(key)
+        if connecting is None:
+            connecting = asyncio.ensure_future(self._connect(integration, http, within=within))
+            self._connecting[key] = connecting
+            connecting.add_done_callback(functools.partial(self._connected, key))
+        return await asyncio.shield(connecting)  # a delivery that times out does not cancel the others' connect
+
+    def _connected(self, key: tuple[Any, ...], connecting: asyncio.Future[JiraClient]) -> None:
+        """Keep the client a connect made (a failed one keeps nothing: the next delivery connects again)."""
+        self._connecting.pop(key, None)
+        if connecting.cancelled() or connecting.exception() is not None:
+            return
+        if len(self._clients) >= KNOWN_CLIENTS:
+            for old in self._clients.values():
+                old.close()
+            self._clients.clear()
+        self._clients[key] = connecting.result()
 
     async def _connect(self, integration: Configured, http: aiohttp.ClientSession, *, within: float) -> JiraClient:
         token = integration.secrets.get("api_token")
