@@ -93,14 +93,16 @@ class Directory:
 
     async def actor(self, *, team_id: str, user_id: str) -> Actor:
         """Who is acting. Admin rights fail closed: from a stale row (Slack could not confirm them) they count as
-        none for this call, since the person may have been demoted meanwhile. VIGIL_ADMINS are not looked up."""
+        none for this call, since the person may have been demoted meanwhile; a deactivated account has none, whatever
+        role Slack still lists for it. VIGIL_ADMINS are not looked up."""
         if user_id in self.bootstrap_admins:
             return Actor(user_id=user_id, is_admin=True, is_owner=True)
         user, fresh = await self._lookup(team_id=team_id, user_id=user_id)
+        trusted = fresh and not user.deactivated
         return Actor(
             user_id=user_id,
-            is_admin=fresh and (user.is_admin or user.is_owner),
-            is_owner=fresh and user.is_owner,
+            is_admin=trusted and (user.is_admin or user.is_owner),
+            is_owner=trusted and user.is_owner,
             is_guest=user.is_restricted,
         )
 
