@@ -130,7 +130,9 @@ def build_container(settings: Settings, **overrides: Any) -> Container:
     keys: KeyRing = overrides.pop("keys", None) or KeyRing.from_settings(settings)
     policy: OutboundPolicy = overrides.pop("policy", None) or OutboundPolicy.from_settings(settings)
     outbound = OutboundSession(policy)
-    worker = DeliveryWorker(sessions=sessions, clock=clock, keys=keys, providers=providers, http=outbound)
+    worker = DeliveryWorker(
+        sessions=sessions, clock=clock, keys=keys, providers=providers, http=outbound, enabled=settings.outbound_enabled
+    )
     bus.subscribe(Outbox(providers=providers, clock=clock, enabled=settings.outbound_enabled, wake=worker.wake).on_event)
     integrations = IntegrationService(
         sessions=sessions,

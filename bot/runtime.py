@@ -132,6 +132,7 @@ class Runtime:
         except Exception as exc:
             raise StartupError(f"Slack unreachable at SLACK_API_URL ({type(exc).__name__})") from None
         self.team_id = str(auth["team_id"])
+        self.container.incidents.steps.team_id = self.team_id  # the Slack steps are this workspace's only
         async with self.container.sessions() as session, session.begin():
             await record_workspace(
                 session,

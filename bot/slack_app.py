@@ -16,19 +16,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-import asyncpg
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.kwargs_injection.async_utils import build_async_required_kwargs
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_bolt.util.utils import get_arg_names_of_callable
-from sqlalchemy import exc as sa_exc
 
-from bot.blocks.mrkdwn import esc
+from bot.blocks.mrkdwn import clip, esc
 from bot.container import Container
 from bot.incidents.errors import VigilError
 from bot.logs import quiet_payload_loggers
+from db.engine import database_unavailable, outage_summary
 from db.events import CLAIM_GRACE, claim_event, finish_event
 
 log = logging.getLogger(__name__)
@@ -41,19 +40,9 @@ RESTARTING_FORM = "Vigil is restarting; submit again in a few seconds."
 DATABASE_UNAVAILABLE = ":hourglass: Vigil could not reach its database; try again in a moment."
 DATABASE_UNAVAILABLE_FORM = "Vigil could not reach its database; submit again in a moment."
 SOMETHING_WRONG = ":x: Something went wrong on our side; it has been logged. Try again, or ask in the help channel."
+NOT_SAVED = ":hourglass: Vigil could not reach its database:"  # a closed form's direct message starts with this
+NOT_SAVED_MAX = 3000  # a direct message of a form's contents stays readable (Slack itself allows 40,000)
 EVENT_CLAIM = "vigil_event_claim"  # context key: the event id this request claimed, finished by the listener wrapper
-
-# Database failures a retry can cure (unreachable, timed out, locked, deadlocked, restarting). Integrity, programming
-# and data errors are bugs or bad input, so they stay "something went wrong".
-_PERMANENT_DB_ERRORS = (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.DataError, sa_exc.NotSupportedError)
-_TRANSIENT_DRIVER_ERRORS = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.QueryCanceledError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-)
-_DATABASE_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3")
 
 
 class InFlight:
@@ -88,44 +77,15 @@ class InFlight:
         return True
 
 
-def _raised_in_database_code(error: BaseException) -> bool:
-    tb = error.__traceback__
-    while tb is not None:
-        module = str(tb.tb_frame.f_globals.get("__name__", ""))
-        if module.split(".")[0] in _DATABASE_MODULES:
-            return True
-        tb = tb.tb_next
-    return False
-
-
-def database_unavailable(error: BaseException) -> bool:
-    """True when `error` (or what caused it) is the database failing to answer: worth "try again", not a bug.
-
-    asyncpg's `command_timeout` and a refused connection surface as a bare TimeoutError/OSError, which Slack calls
-    raise too; those count only when raised inside the database driver.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, sa_exc.DBAPIError) and not isinstance(current, _PERMANENT_DB_ERRORS):
-            return True
-        if isinstance(current, (sa_exc.TimeoutError, sa_exc.DisconnectionError, *_TRANSIENT_DRIVER_ERRORS)):
-            return True
-        if isinstance(current, OSError) and _raised_in_database_code(current):  # TimeoutError is an OSError
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 async def report_error(error: Exception, body: dict[str, Any], respond: AsyncRespond | None, slack: Any) -> None:
     """Domain errors become an ephemeral reply naming the fix; a database that cannot answer asks for a retry;
     anything else is logged and apologised for. Never a stack trace to the user."""
     if isinstance(error, VigilError):
         text = f":warning: {esc(error.message)}"  # `reopen <reason>` would read as a link; mentions stay
     elif database_unavailable(error):
-        log.warning("listener failed: database unavailable (%s)", type(error).__name__, exc_info=error)
-        text = DATABASE_UNAVAILABLE
+        # The cause is known, and an outage fails every request alike: one line each, not a traceback each.
+        log.warning("listener failed: database unavailable (%s)", outage_summary(error))
+        text = not_saved(body.get("view") or {}) if body.get("type") == "view_submission" else DATABASE_UNAVAILABLE
     else:
         log.error("listener failed", exc_info=error)
         text = SOMETHING_WRONG
@@ -139,6 +99,40 @@ async def report_error(error: Exception, body: dict[str, Any], respond: AsyncRes
             await slack.chat_postMessage(channel=str(user_id), text=text)
     except Exception:
         log.warning("could not deliver the error reply", exc_info=True)
+
+
+def not_saved(view: dict[str, Any]) -> str:
+    """For a form whose modal already closed (acked) when the database failed: say that it was not saved, and give
+    back what the person typed, so that submitting it again costs a copy and paste, not the memory of it."""
+    title = str((view.get("title") or {}).get("text") or "")
+    form = f"*{esc(title)}* form" if title else "form"
+    text = f"{NOT_SAVED} your {form} was not saved. Submit it again in a moment."
+    typed = [f"*{esc(label)}:* {esc(value)}" for label, value in typed_values(view)]
+    if typed:
+        text += "\nWhat you entered:\n" + "\n".join(f"> {line}" for entry in typed for line in entry.splitlines())
+    return clip(text, NOT_SAVED_MAX)
+
+
+def typed_values(view: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) of each input the person filled in a submitted view: typed text and picked options."""
+    values = (view.get("state") or {}).get("values") or {}
+    out = []
+    for block in view.get("blocks") or []:
+        if not isinstance(block, dict) or block.get("type") != "input":
+            continue
+        label = str((block.get("label") or {}).get("text") or block.get("block_id") or "")
+        for element in (values.get(block.get("block_id")) or {}).values():
+            value = _value_of(element) if isinstance(element, dict) else ""
+            if value:
+                out.append((label, value))
+    return out
+
+
+def _value_of(element: dict[str, Any]) -> str:
+    if element.get("value"):
+        return str(element["value"])
+    picked = [element.get("selected_option"), *(element.get("selected_options") or [])]
+    return ", ".join(str((p.get("text") or {}).get("text") or p.get("value") or "") for p in picked if isinstance(p, dict))
 
 
 def first_input_block(view: dict[str, Any]) -> str | None:
@@ -160,7 +154,7 @@ async def answer_error(error: Exception, request: AsyncBoltRequest, slack: Any) 
         block_id = first_input_block(body.get("view") or {}) if body.get("type") == "view_submission" else None
         if block_id is not None and database_unavailable(error):
             # The modal stays open with what the person typed, so "submit again" is one click.
-            log.warning("view submission failed: database unavailable (%s)", type(error).__name__, exc_info=error)
+            log.warning("view submission failed: database unavailable (%s)", outage_summary(error))
             await ack(response_action="errors", errors={block_id: DATABASE_UNAVAILABLE_FORM})
             return
         await ack()
@@ -358,6 +352,13 @@ def build_slack_app(container: Container) -> SlackApp:
                     now=now,
                     grace=CLAIM_GRACE,
                 )
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            # Unclaimed, the event could be handled twice; unacked, Slack sends it again (after a minute, then five),
+            # and the re-send that finds the database answering is handled, once.
+            log.warning("event %s left unacked: its claim needs the database (%s)", event_id, outage_summary(exc))
+            return BoltResponse(status=503, body="")
         finally:
             in_flight.leave()
         if fresh:

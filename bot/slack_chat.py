@@ -83,16 +83,22 @@ def _carries(message: Any, marker: str) -> bool:
 class SlackChat:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
-        self._bot_user_id: str | None = None
-        self._bot_user_lock = asyncio.Lock()
+        self._identity: tuple[str, str] | None = None  # (bot user id, team id), from auth.test
+        self._identity_lock = asyncio.Lock()
+
+    async def _auth(self) -> tuple[str, str]:
+        # Locked so that concurrent first callers share one auth.test; it never changes for a token.
+        async with self._identity_lock:
+            if self._identity is None:
+                resp = await _call(self.client.auth_test, attempts=IDEMPOTENT_ATTEMPTS)
+                self._identity = (str(resp["user_id"]), str(resp["team_id"]))
+            return self._identity
 
     async def bot_user_id(self) -> str:
-        # Locked so that concurrent first callers share one auth.test; it never changes for a token.
-        async with self._bot_user_lock:
-            if self._bot_user_id is None:
-                resp = await _call(self.client.auth_test, attempts=IDEMPOTENT_ATTEMPTS)
-                self._bot_user_id = str(resp["user_id"])
-            return self._bot_user_id
+        return (await self._auth())[0]
+
+    async def team_id(self) -> str:
+        return (await self._auth())[1]
 
     async def find_channel(self, *, name: str) -> FoundChannel | None:
         # Slack has no lookup by name: walk every channel the bot can see (private ones only where it is a member).

@@ -113,6 +113,16 @@ async def release(session: AsyncSession, *, ids: Sequence[int], token: str) -> N
         )
 
 
+async def renew(session: AsyncSession, *, ids: Sequence[int], token: str, until: datetime) -> None:
+    """Extend the claims a live worker still holds (its attempts are still running)."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.claim_token == token)
+        .values(claimed_until=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def fail_followers(session: AsyncSession, *, integration_id: str, incident_id: int, after_id: int, error: str) -> int:
     """Fail the later deliveries of a pair whose earlier one failed: they would arrive out of order."""
     result = await session.execute(

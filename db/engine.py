@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -18,6 +21,18 @@ STATEMENT_TIMEOUT = 10.0  # one statement (asyncpg `command_timeout`; SQLite's b
 POOL_TIMEOUT = 10.0  # waiting for a free pooled connection
 SQLITE_BUSY_TIMEOUT_MS = int(STATEMENT_TIMEOUT * 1000)
 SQLITE_FILE_MODE = 0o600  # the database holds people's names, emails and incident text: its owner only
+
+# Database failures a retry can cure (unreachable, timed out, locked, deadlocked, restarting). Integrity, programming
+# and data errors are bugs or bad input, so they are not.
+_PERMANENT_DB_ERRORS = (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.DataError, sa_exc.NotSupportedError)
+_TRANSIENT_DRIVER_ERRORS = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.QueryCanceledError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+_DATABASE_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite", "sqlite3")
 
 
 def make_engine(
@@ -113,3 +128,79 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_ms: int, path: Path | None) -
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _raised_in_database_code(error: BaseException) -> bool:
+    tb = error.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in _DATABASE_MODULES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """True when `error` (or what caused it) is the database failing to answer: worth "try again", not a bug.
+
+    asyncpg's `command_timeout` and a refused connection surface as a bare TimeoutError/OSError, which Slack calls
+    raise too; those count only when raised inside the database driver.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa_exc.DBAPIError) and not isinstance(current, _PERMANENT_DB_ERRORS):
+            return True
+        if isinstance(current, (sa_exc.TimeoutError, sa_exc.DisconnectionError, *_TRANSIENT_DRIVER_ERRORS)):
+            return True
+        if isinstance(current, OSError) and _raised_in_database_code(current):  # TimeoutError is an OSError
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def outage_summary(error: BaseException) -> str:
+    """One line saying why the database did not answer: the driver's own exception, the first line of its message
+    (without the statement SQLAlchemy appends). What a log needs when the cause is known, instead of a traceback."""
+    cause = error
+    while isinstance(cause.__cause__, Exception):  # not a CancelledError under a timeout: that says nothing
+        cause = cause.__cause__
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+
+
+def log_failure(log: logging.Logger, error: BaseException, message: str, *args: Any) -> None:
+    """Log a failed database operation: a one-line warning when the database is not answering (an outage is expected
+    and reported as such), the full traceback at ERROR for anything else (a bug)."""
+    if database_unavailable(error):
+        log.warning(message + " (database unavailable: %s)", *args, outage_summary(error), stacklevel=2)
+    else:
+        log.error(message, *args, exc_info=error, stacklevel=2)
+
+
+class OutageNotice:
+    """For a loop that polls the database: says once that the database stopped answering, and once that it answers
+    again, instead of a traceback every round of the outage. Anything else that fails is logged with its traceback.
+
+    `failed(exc)` after a failed round, `succeeded()` after a good one.
+    """
+
+    def __init__(self, log: logging.Logger, what: str) -> None:
+        self.log = log
+        self.what = what
+        self.down = False
+
+    def failed(self, error: BaseException) -> None:
+        if not database_unavailable(error):
+            self.log.error("%s round failed; trying again", self.what, exc_info=error, stacklevel=2)
+        elif not self.down:
+            self.down = True
+            self.log.warning(
+                "%s paused: database unavailable (%s); retrying", self.what, outage_summary(error), stacklevel=2
+            )
+
+    def succeeded(self) -> None:
+        if self.down:
+            self.down = False
+            self.log.info("%s resumed: the database answers again", self.what, stacklevel=2)

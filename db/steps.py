@@ -73,6 +73,7 @@ async def unfinished_of_kind(session: AsyncSession, *, incident_id: int, kind: s
 async def claim_ready(
     session: AsyncSession,
     *,
+    team_id: str,
     incident_id: int,
     now: datetime,
     until: datetime,
@@ -80,8 +81,12 @@ async def claim_ready(
     skip: Collection[int] = (),
     limit: int = 50,
 ) -> list[SurfaceStep]:
-    """Claim the incident's ready steps for this runner, oldest first."""
-    pick = select(SurfaceStep.id).where(SurfaceStep.incident_id == incident_id, _ready(now, skip)).order_by(SurfaceStep.id)
+    """Claim the incident's ready steps for this runner, oldest first; none if the incident is another workspace's."""
+    pick = (
+        select(SurfaceStep.id)
+        .where(SurfaceStep.team_id == team_id, SurfaceStep.incident_id == incident_id, _ready(now, skip))
+        .order_by(SurfaceStep.id)
+    )
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True, of=SurfaceStep)
     ids = (
@@ -102,9 +107,15 @@ async def claim_ready(
 
 
 async def incidents_with_ready_steps(
-    session: AsyncSession, *, now: datetime, skip: Collection[int] = (), limit: int = 50
+    session: AsyncSession, *, team_id: str, now: datetime, skip: Collection[int] = (), limit: int = 50
 ) -> list[int]:
-    stmt = select(SurfaceStep.incident_id).where(_ready(now, skip)).group_by(SurfaceStep.incident_id).limit(limit)
+    """The workspace's incidents with ready steps (another workspace's are its own bot's to run, with its token)."""
+    stmt = (
+        select(SurfaceStep.incident_id)
+        .where(SurfaceStep.team_id == team_id, _ready(now, skip))
+        .group_by(SurfaceStep.incident_id)
+        .limit(limit)
+    )
     return list((await session.scalars(stmt)).all())
 
 
@@ -165,11 +176,11 @@ async def failed_steps(session: AsyncSession, *, incident_id: int) -> list[Surfa
     return list((await session.scalars(stmt.order_by(SurfaceStep.id))).all())
 
 
-async def requeue(session: AsyncSession, *, incident_ids: Sequence[int] | None, now: datetime) -> list[int]:
-    """A repair: failed steps back in the queue with a fresh count, and waiting ones (backing off, or left by a
-    crash) due now; the incidents they belong to. Steps running elsewhere are left to their runner."""
+async def requeue(session: AsyncSession, *, team_id: str, incident_ids: Sequence[int] | None, now: datetime) -> list[int]:
+    """A repair of the workspace's steps: failed steps back in the queue with a fresh count, and waiting ones (backing
+    off, or left by a crash) due now; the incidents they belong to. Steps running elsewhere are left to their runner."""
     idle = or_(SurfaceStep.claimed_until.is_(None), SurfaceStep.claimed_until < now)
-    where = [SurfaceStep.status != "done", idle]
+    where = [SurfaceStep.team_id == team_id, SurfaceStep.status != "done", idle]
     if incident_ids is not None:
         where.append(SurfaceStep.incident_id.in_(incident_ids))
     touched = (await session.scalars(select(SurfaceStep.incident_id).where(*where).distinct())).all()
@@ -182,7 +193,8 @@ async def requeue(session: AsyncSession, *, incident_ids: Sequence[int] | None, 
     return list(touched)
 
 
-async def unfinished_incidents(session: AsyncSession) -> list[int]:
-    """Incidents with steps not done (pending or failed): what `vigil incidents repair` without a number looks at."""
-    stmt = select(SurfaceStep.incident_id).where(SurfaceStep.status != "done").distinct()
+async def unfinished_incidents(session: AsyncSession, *, team_id: str) -> list[int]:
+    """The workspace's incidents with steps not done (pending or failed): what `vigil incidents repair` without a
+    number looks at."""
+    stmt = select(SurfaceStep.incident_id).where(SurfaceStep.team_id == team_id, SurfaceStep.status != "done").distinct()
     return list((await session.scalars(stmt)).all())

@@ -32,6 +32,12 @@ async def only_workspace(session: AsyncSession) -> Workspace | None:
     return rows[0] if len(rows) == 1 else None
 
 
+async def several_workspaces(session: AsyncSession) -> bool:
+    """Whether more than one workspace is recorded (a database that served another workspace before): which one
+    this deployment serves is then Slack's to say (auth.test), not the database's."""
+    return len((await session.scalars(select(Workspace.team_id).limit(2))).all()) > 1
+
+
 @dataclass(frozen=True)
 class WorkspaceSettings:
     """What admins edit from App Home: archive grace period (None = never) and reminder minutes per severity

@@ -8,11 +8,13 @@ the service and the CLI know nothing else about a vendor.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
+from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
 
@@ -30,6 +32,10 @@ ERROR_LIMIT = 500  # characters of an error kept in the delivery log
 # an incident's on-call, and a page of a service outside any incident.
 PAGED_EVENT = "incident.paged"
 PAGE_EVENT = "page"
+MASK = "••••"  # what a secret reads as wherever Vigil shows or records text that held one
+MIN_MASKED = 4  # shorter values (a flag, a digit) are left alone: masking them would garble every message
+MIN_CUT = 8  # the shortest first part of a secret, at the very end of a clipped message, that is masked too
+MIN_MASKED_QUERY = 16  # a secret URL's query values this long are credentials (`sig`), shorter ones (`sv=1.0`) not
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,48 @@ class DeliveryFailed(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.payload = payload
+
+
+def secret_values(secrets: Iterable[str]) -> list[str]:
+    """The strings to mask for these secrets, longest first: each value, and each query value of a secret URL (a
+    Teams Workflows URL's `sig`), since a vendor quoting the URL back may quote only part of it."""
+    values: set[str] = set()
+    for secret in secrets:
+        values.add(secret)
+        if secret.startswith(("https://", "http://")):
+            with contextlib.suppress(ValueError):  # not a URL after all: its value is masked whole
+                values.update(v for _, v in parse_qsl(urlsplit(secret).query) if len(v) >= MIN_MASKED_QUERY)
+    return sorted((v for v in values if len(v) >= MIN_MASKED), key=len, reverse=True)
+
+
+def without_secrets(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every secret in it masked. Errors quote what vendors answered, and a vendor may quote the
+    credential back ("API key … is not valid", the URL it was called on); the delivery log, the job log, the logs,
+    the CLI and App Home show errors, and none of them may show a secret."""
+    values = secret_values(secrets)
+    for value in values:
+        text = text.replace(value, MASK)
+    # A quote cut short (answers are clipped at the end) may end in the first part of a secret. A secret URL's start
+    # (scheme, host, path) is no secret, and is what errors name, so only its query values count here.
+    for value in (v for v in values if not v.startswith(("https://", "http://"))):
+        for size in range(len(value) - 1, MIN_CUT - 1, -1):
+            if text.endswith(value[:size]):
+                return text[:-size] + MASK
+    return text
+
+
+def masked_failure(failure: DeliveryFailed, secrets: Iterable[str]) -> DeliveryFailed:
+    """The same failure with its message masked (`without_secrets`); the failure itself when nothing was masked."""
+    message = without_secrets(str(failure), secrets)
+    if message == str(failure):
+        return failure
+    return DeliveryFailed(
+        message,
+        http_status=failure.http_status,
+        retryable=failure.retryable,
+        retry_after=failure.retry_after,
+        payload=failure.payload,
+    )
 
 
 class ConfigProblem(Exception):

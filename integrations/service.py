@@ -36,7 +36,7 @@ from db.integrations import (
 from db.models import Delivery, Incident, Integration
 from db.pagerduty import components_sealed_elsewhere, count_sealed_components, routing_key_aad
 from db.workspaces import lock_workspace, only_workspace, record_workspace
-from integrations.base import ConfigProblem, DeliveryFailed, Provider
+from integrations.base import ConfigProblem, DeliveryFailed, Provider, without_secrets
 from integrations.config import SEVERITIES, check_name, parse_events, parse_secrets, parse_settings
 from integrations.http.guard import OutboundPolicy
 from integrations.registry import Registry
@@ -664,9 +664,11 @@ class IntegrationService:
         lines = []
         for integration in rows:
             name = f"integration {integration.name}"
+            secrets: list[str] = []  # masked out of the line: a probe's error may quote the vendor quoting a secret
             try:
                 provider = self.provider(integration.kind)
                 opened = configured(self.keys, integration, now=self.clock.now())
+                secrets = list(opened.secrets.values())
                 problems = provider.check(opened.config, opened.secrets)
                 if problems:
                     raise ConfigProblem("; ".join(problems))
@@ -676,7 +678,7 @@ class IntegrationService:
                 result = await provider.probe(opened, self.worker.http())
                 lines.append(CheckLine(name, True, f"{integration.kind}: {result}"))
             except (Problems, ConfigProblem, DeliveryFailed) as exc:
-                lines.append(CheckLine(name, False, f"{integration.kind}: {exc}"))
+                lines.append(CheckLine(name, False, f"{integration.kind}: {without_secrets(str(exc), secrets)}"))
             except (NoKeyRing, UnknownKey) as exc:
                 lines.append(CheckLine(name, False, f"{integration.kind}: VIGIL_ENCRYPTION_KEYS: {exc}"))
             except Tampered:

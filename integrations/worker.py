@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.incidents.step_runner import refresh_opening
-from db.deliveries import claim_due, claimed, fail_followers, record, release, upsert_link
+from db.deliveries import claim_due, claimed, fail_followers, record, release, renew, upsert_link
+from db.engine import OutageNotice, log_failure
 from db.models import Component, Delivery, Identity, Incident, IncidentPage, Integration, IntegrationLink, User, Workspace
 from db.pagerduty import pages_of, paging_components, routing_key_aad, upsert_page
 from integrations.base import (
@@ -39,6 +40,7 @@ from integrations.base import (
     Person,
     Provider,
     Sent,
+    masked_failure,
 )
 from integrations.payloads import IncidentSnapshot
 from integrations.registry import Registry
@@ -48,7 +50,11 @@ log = logging.getLogger(__name__)
 
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30))
 MAX_ATTEMPTS = len(BACKOFF) + 1
-LEASE = timedelta(seconds=60)  # longer than an attempt can take (three times ATTEMPT_TIMEOUT), so a live claim never lapses
+# A claim lapses this long after its worker last renewed it: a delivery held by a process that died (kill -9, a lost
+# node) is taken up by another worker, or by the restarted one, within it. A live worker renews its claims every
+# RENEW_EVERY while its attempts run, however long they take (a provider may make several calls).
+LEASE = timedelta(seconds=20)
+RENEW_EVERY = LEASE / 4
 ATTEMPT_TIMEOUT = 10.0  # one HTTP call; a provider making several gets three times this in all
 # An `incident.opened` waits this long for the incident's Slack channel, so the first thing a receiver sees links to
 # it; after that it goes without (Slack may be down, the incident is not).
@@ -216,6 +222,7 @@ class DeliveryWorker:
         batch: int = 100,
         poll_interval: float = 1.0,
         attempt_timeout: float = ATTEMPT_TIMEOUT,
+        enabled: bool = True,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -234,6 +241,9 @@ class DeliveryWorker:
         self.sent = 0  # attempts made by this worker (benchmarks read it)
         # Tests inject a crash between the vendor's answer and the commit with this hook.
         self.before_record: Callable[[Sequence[Outcome]], None] | None = None
+        # VIGIL_OUTBOUND_ENABLED: while it is false the worker claims nothing, so deliveries queued before it was turned
+        # off are held, not sent, until it is true again (the outbox queues nothing new meanwhile).
+        self.enabled = enabled
 
     def wake(self) -> None:
         self._wake.set()
@@ -246,15 +256,20 @@ class DeliveryWorker:
     async def run(self) -> None:
         """Deliver until stopped: a full batch goes straight on; otherwise wait for a commit or the poll interval."""
         self._stopping = False
+        if not self.enabled:
+            log.info("delivery worker: queued deliveries are held while VIGIL_OUTBOUND_ENABLED=false")
+        outage = OutageNotice(log, "delivery worker")
         while not self._stopping:
             self._wake.clear()
             try:
                 done = await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("delivery worker round failed; trying again")
+            except Exception as exc:
+                outage.failed(exc)
                 done = 0
+            else:
+                outage.succeeded()
             if done < self.batch and not self._stopping:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.poll_interval):
@@ -276,6 +291,8 @@ class DeliveryWorker:
             self._round_done()
 
     async def _run_once(self) -> int:
+        if not self.enabled:
+            return 0
         now = self.clock.now()
         token = uuid.uuid4().hex
         async with self.sessions() as session, session.begin():
@@ -285,7 +302,10 @@ class DeliveryWorker:
         return await self._attempt_claimed(ids, token=token, now=now)
 
     async def deliver_now(self, delivery_pk: int, *, final: bool = False) -> Delivery:
-        """Attempt one delivery at once, outside the queue (`integrations test`, `deliveries retry`)."""
+        """Attempt one delivery at once, outside the queue (`integrations test`, `deliveries retry`); its callers
+        refuse first while outbound is off, and this refuses too rather than send."""
+        if not self.enabled:
+            raise RuntimeError("outbound is off (VIGIL_OUTBOUND_ENABLED=false): nothing may be sent")
         now = self.clock.now()
         token = uuid.uuid4().hex
         async with self.sessions() as session, session.begin():
@@ -328,7 +348,7 @@ class DeliveryWorker:
                     final=final,
                 )
             )
-        outcomes: list[Outcome] = list(await asyncio.gather(*attempts))
+        outcomes: list[Outcome] = list(await self._renewing(ids, token, asyncio.gather(*attempts)))
         if self.before_record is not None:
             self.before_record(outcomes)
         async with self.sessions() as session, session.begin():
@@ -338,6 +358,28 @@ class DeliveryWorker:
                 await self._after(session, outcome, now)
         self.sent += len(outcomes)
         return len(outcomes)
+
+    async def _renewing(self, ids: Sequence[int], token: str, work: Awaitable[list[Outcome]]) -> list[Outcome]:
+        """`work`, with the claims of `ids` renewed every RENEW_EVERY until it is done."""
+        done = asyncio.Event()
+        renewing = asyncio.create_task(self._renew(list(ids), token=token, stop=done))
+        try:
+            return await work
+        finally:
+            done.set()
+            await asyncio.gather(renewing, return_exceptions=True)
+
+    async def _renew(self, ids: list[int], *, token: str, stop: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RENEW_EVERY.total_seconds())
+            if stop.is_set():
+                return
+            try:
+                async with self.sessions() as session, session.begin():
+                    await renew(session, ids=ids, token=token, until=self.clock.now() + LEASE)
+            except Exception as exc:
+                log_failure(log, exc, "could not renew the claim of deliveries %s; retrying", ids)
 
     def _waits_for_channel(self, delivery: Delivery, incident: Incident | None, now: datetime) -> bool:
         return (
@@ -429,6 +471,7 @@ class DeliveryWorker:
         outcome = Outcome(delivery=delivery, token=token, final_attempt=final)
         provider = self.providers.get(integration.kind)
         started = time.monotonic()
+        secrets: list[str] = []  # what the job was handed, masked out of whatever failure it records
         try:
             if provider is None:
                 raise DeliveryFailed(f"this Vigil cannot send to {integration.kind} integrations", retryable=False)
@@ -454,6 +497,8 @@ class DeliveryWorker:
                 component_id=incident.component_id if incident is not None else None,
                 pager_targets=pager.targets if pager is not None else {},
             )
+            keys = [t.routing_key for t in job.pager_targets.values() if t.routing_key]
+            secrets = [*job.integration.secrets.values(), *keys]
             # The provider's own HTTP timeout fires first; this bounds a provider that makes several calls.
             outcome.sent = await asyncio.wait_for(provider.deliver(job, self.http()), timeout=self.attempt_timeout * 3)
         except DeliveryFailed as exc:
@@ -465,6 +510,8 @@ class DeliveryWorker:
         except Exception as exc:  # a provider bug: logged with its trace, the log row says only the type
             log.exception("%s delivery %s failed unexpectedly", integration.kind, delivery.delivery_id)
             outcome.failure = DeliveryFailed(f"internal error ({type(exc).__name__}); see Vigil's log")
+        if outcome.failure is not None:
+            outcome.failure = masked_failure(outcome.failure, secrets)
         outcome.duration_ms = int((time.monotonic() - started) * 1000)
         return outcome
 

@@ -14,6 +14,7 @@ from db.models import DELIVERY_STATUSES
 
 if TYPE_CHECKING:
     from bot.container import Container
+    from bot.settings import Settings
     from integrations.service import DeliveryView
 
 LIST_COLUMNS = (
@@ -50,6 +51,19 @@ def delivery_dict(view: DeliveryView) -> dict[str, Any]:
         "history": [dict(entry) for entry in view.history],
         "payload": dict(view.payload) if view.payload is not None else None,
     }
+
+
+OUTBOUND_OFF_NOTE = (
+    "note: VIGIL_OUTBOUND_ENABLED=false: nothing is sent to integrations. Events are not queued while it is off, and "
+    "deliveries already queued (pending, retrying) are held until it is true again."
+)
+
+
+def note_if_outbound_off(settings: Settings) -> None:
+    """Say on stderr why the log is not moving (an operator reading an empty or stuck log asks first), leaving stdout
+    to the rows and the JSON."""
+    if not settings.outbound_enabled:
+        click.echo(OUTBOUND_OFF_NOTE, err=True)
 
 
 def row_of(view: DeliveryView) -> dict[str, Any]:
@@ -98,6 +112,7 @@ def deliveries_list(integration: str | None, status: str | None, limit: int, as_
         return await container.integrations.deliveries(team_id=team, integration=integration, status=status, limit=limit)
 
     views = run_service(settings, work, as_json=as_json)
+    note_if_outbound_off(settings)
     if as_json:
         emit_rows([delivery_dict(v) for v in views], list(delivery_dict(views[0])) if views else [], as_json=True)
     else:
@@ -116,6 +131,7 @@ def deliveries_show(delivery_id: str, as_json: bool) -> None:
         return await container.integrations.delivery(team_id=await one_team(container), ref=delivery_id)
 
     data = delivery_dict(run_service(settings, work, as_json=as_json))
+    note_if_outbound_off(settings)
     if as_json:
         emit(data, as_json=True)
         return
@@ -148,6 +164,7 @@ def deliveries_retry(delivery_id: str, as_json: bool) -> None:
         return await container.integrations.retry(team_id=team, user_id=None, ref=delivery_id)
 
     view = run_service(settings, work, as_json=as_json)
+    note_if_outbound_off(settings)
     emit(
         {
             "delivery": view.delivery_id,

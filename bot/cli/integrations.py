@@ -33,8 +33,17 @@ SHOWN_ONCE = "shown once: store {keys} now; Vigil keeps only an encrypted copy a
 
 
 async def read_team(container: Container) -> str | None:
-    """Reading verbs: the recorded workspace, or None (nothing to show yet)."""
-    return await container.integrations.workspace()
+    """Reading verbs: the recorded workspace, or None (nothing to show yet). When several are recorded, the one
+    SLACK_BOT_TOKEN belongs to, as for writing verbs: without it the database cannot say which is served."""
+    from db.workspaces import several_workspaces
+
+    team = await container.integrations.workspace()
+    if team is None and container.settings.slack_bot_token is not None:
+        async with container.sessions() as session:
+            several = await several_workspaces(session)
+        if several:
+            return await write_team(container)
+    return team
 
 
 async def write_team(container: Container) -> str:

@@ -179,6 +179,10 @@ class ChatPort(Protocol):
     async def bot_user_id(self) -> str:
         """The bot's own user id (who Vigil's channels and messages are from); asked once, then remembered."""
 
+    async def team_id(self) -> str:
+        """The workspace the bot's token belongs to: the only one whose incidents this Slack may be told about; asked
+        once (with the bot's user id), then remembered."""
+
     async def find_channel(self, *, name: str) -> FoundChannel | None:
         """The channel called `name` that the bot can see, archived or not, or None (walks the channel list; used
         only to recover from `name_taken`)."""

@@ -6,8 +6,10 @@ factory and the repositories in `db/`. Domain events are published from `_emit` 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +31,7 @@ from bot.incidents.states import ClosureReason, Severity, Status, check_move, ch
 from bot.incidents.steps import LABELS
 from bot.incidents.surfaces import ANNOUNCED_SEVERITIES, Surfaces
 from bot.incidents.text import clean_text
+from db.engine import database_unavailable, outage_summary
 from db.incidents import (
     add_timeline,
     allocate_number,
@@ -114,9 +117,9 @@ class IncidentService:
                     raise NotAllowed("Name the incident to repair.")
                 wanted = None
         async with self.sessions() as session, session.begin():
-            incident_ids = await requeue(session, incident_ids=wanted, now=self.clock.now())
+            incident_ids = await requeue(session, team_id=team_id, incident_ids=wanted, now=self.clock.now())
             if wanted is None:
-                incident_ids = sorted(set(incident_ids) | set(await unfinished_incidents(session)))
+                incident_ids = sorted(set(incident_ids) | set(await unfinished_incidents(session, team_id=team_id)))
         repairs = []
         for incident_id in incident_ids:
             await self.steps.sweep(incident_id)
@@ -254,12 +257,28 @@ class IncidentService:
             )
 
         declaration = Declaration(incident=incident, created=True)
-        declaration.skipped = await self.surfaces.run(incident.id, steps, token=token)
-        declaration.incident = await self._fresh(incident.id)
-        if declaration.skipped:
-            await self.surfaces.record_skipped(declaration, source=source)
-            await self.surfaces.tell_skipped(declaration, origin_channel_id)
+        async with self._committed(incident):
+            declaration.skipped = await self.surfaces.run(incident.id, steps, token=token)
+            declaration.incident = await self._fresh(incident.id)
+            if declaration.skipped:
+                await self.surfaces.record_skipped(declaration, source=source)
+                await self.surfaces.tell_skipped(declaration, origin_channel_id)
         return declaration
+
+    @contextlib.asynccontextmanager
+    async def _committed(self, incident: Incident) -> AsyncIterator[None]:
+        """Around what follows a commit (its Slack steps, the row read back): the change stands whatever happens next.
+        A database that stops answering there is no failure of the change, so it is not reported as one (the person
+        would be told to try again, and do it twice): the steps, claimed in the committed transaction, are resumed by
+        the step worker once their lease ends, and the caller gets the row as it was committed."""
+        try:
+            yield
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning(
+                "INC-%s saved; its Slack steps resume when the database answers (%s)", incident.number, outage_summary(exc)
+            )
 
     async def _fresh(self, incident_id: int) -> Incident:
         """The row as the Slack steps left it (its channel, its messages)."""
@@ -335,12 +354,13 @@ class IncidentService:
 
     async def _after_change(self, change: Change, steps: list[SurfaceStep], token: str) -> Change:
         """Run the Slack steps a committed change wrote; the change comes back with the row as they left it."""
-        change.skipped = await self.surfaces.run(change.incident.id, steps, token=token)
-        change.incident = await self._fresh(change.incident.id)
-        if change.skipped:
-            await self.surfaces.record_skipped(
-                Declaration(incident=change.incident, created=False, skipped=change.skipped), source="slack"
-            )
+        async with self._committed(change.incident):
+            change.skipped = await self.surfaces.run(change.incident.id, steps, token=token)
+            change.incident = await self._fresh(change.incident.id)
+            if change.skipped:
+                await self.surfaces.record_skipped(
+                    Declaration(incident=change.incident, created=False, skipped=change.skipped), source="slack"
+                )
         return change
 
     async def acknowledge(self, incident: Incident, *, actor_id: str, source: str) -> Change:
@@ -636,7 +656,8 @@ class IncidentService:
             except IntegrityError:
                 return False
         if steps:
-            await self.surfaces.run(incident.id, steps, token=token)
+            async with self._committed(incident):
+                await self.surfaces.run(incident.id, steps, token=token)
         return True
 
     async def join(self, incident: Incident, *, user_id: str) -> None:

@@ -31,6 +31,7 @@ from bot.incidents.invites import InviteStrategy, resolve_invitees
 from bot.incidents.ports import CardLink, CardNote, ChatError, ChatPort, IncidentCard, NameTaken, Note, PeoplePort
 from bot.incidents.steps import LABELS, Planned, marker, next_attempt, notes_of
 from db.cards import display_names, latest_note, links_of, workspace_url
+from db.engine import OutageNotice, database_unavailable, log_failure, outage_summary
 from db.incidents import add_timeline, get_by_channel
 from db.models import Component, Incident, SurfaceStep
 from db.steps import (
@@ -155,6 +156,9 @@ class StepRunner:
         self._stopping = False
         self._stopped = asyncio.Event()
         self._running: set[int] = set()  # steps this process is running now: its own worker never claims them
+        # The workspace whose Slack the chat port talks to (the runtime sets it from its own auth.test; otherwise the
+        # chat port is asked once). Another workspace's incidents are never shown in this one's Slack.
+        self.team_id: str | None = None
 
     # ---------------------------------------------------------------- writing plans, inside the change's transaction
 
@@ -181,11 +185,17 @@ class StepRunner:
             return []
         incident_id = steps[0].incident_id
         assert all(s.incident_id == incident_id for s in steps), "one run is one incident's steps"
+        if steps[0].team_id != await self._serving():
+            await self._leave(steps, token=token)
+            return []
         try:
             state = await self._load(incident_id, steps)
-        except Exception:
-            log.exception(
-                "steps of incident %s not started: its row could not be read; resumed after their lease", incident_id
+        except Exception as exc:
+            log_failure(
+                log,
+                exc,
+                "steps of incident %s not started: its row could not be read; resumed after their lease",
+                incident_id,
             )
             return []
         ids = [s.id for s in steps]
@@ -250,24 +260,56 @@ class StepRunner:
                     now=self.clock.now(),
                     due=self.clock.now() + REDRAW_AFTER,
                 )
-        except Exception:
-            log.exception("INC-%s: could not plan drawing its names again", incident.number)
+        except Exception as exc:
+            log_failure(log, exc, "INC-%s: could not plan drawing its names again", incident.number)
 
     async def sweep(self, incident_id: int) -> list[str]:
         """Run whatever of the incident is ready and not running elsewhere, until nothing is (a later change's
         coalesced edit, a step that waited for this run); the labels of steps that failed for good."""
         failed: list[str] = []
+        team_id = await self._serving()
+        if team_id is None:
+            return failed
         while True:
             token = uuid.uuid4().hex
             now = self.clock.now()
             async with self.sessions() as session, session.begin():
                 steps = await claim_ready(
-                    session, incident_id=incident_id, now=now, until=now + LEASE, token=token, skip=self._running
+                    session,
+                    team_id=team_id,
+                    incident_id=incident_id,
+                    now=now,
+                    until=now + LEASE,
+                    token=token,
+                    skip=self._running,
                 )
             if not steps:
                 return failed
             failed += await self.run(steps, token=token, fresh=False)
         return failed
+
+    async def _serving(self) -> str | None:
+        """The workspace this runner shows incidents to, or None (logged) while Slack cannot say: its steps then wait,
+        as for any Slack outage."""
+        if self.team_id is None:
+            try:
+                self.team_id = await self.chat.team_id()
+            except Exception as exc:
+                log.warning("could not learn the bot's workspace (%s); Slack steps wait", type(exc).__name__)
+                return None
+        return self.team_id
+
+    async def _leave(self, steps: Sequence[SurfaceStep], *, token: str) -> None:
+        """Give back the claims on another workspace's steps (or, while the workspace is unknown, on any): they are
+        for the Vigil with that workspace's token, and this one's worker does not pick them up."""
+        if self.team_id is not None:
+            log.warning(
+                "steps of incident %s left alone: it belongs to workspace %s, this bot serves %s",
+                steps[0].incident_id,
+                steps[0].team_id,
+                self.team_id,
+            )
+        await self._write(release, steps[0], step_ids=[s.id for s in steps], token=token)
 
     async def _attempt(
         self,
@@ -288,7 +330,16 @@ class StepRunner:
             done = await EXECUTORS[step.kind](self, context)
         except ChatError as exc:
             return await self._failed(step, incident, token=token, code=exc.code, failed=failed)
-        except Exception:
+        except Exception as exc:
+            if database_unavailable(exc):
+                # Not the step's fault, and postponing it needs the database too: its lease ends the claim.
+                log.warning(
+                    "INC-%s: step %s stopped, resumed after its lease (database unavailable: %s)",
+                    incident.number,
+                    step.kind,
+                    outage_summary(exc),
+                )
+                return False
             log.exception("INC-%s: step %s failed unexpectedly", incident.number, step.kind)
             return await self._failed(step, incident, token=token, code="internal_error", failed=failed)
         for key, value in done.incident.items():
@@ -314,9 +365,13 @@ class StepRunner:
                         setattr(row, key, value)
                     if done.timeline:
                         await add_timeline(session, row, source="slack", at=now, **done.timeline)
-        except Exception:
-            log.exception(
-                "step %s of incident %s done but not recorded; it runs again after its lease", step.kind, step.incident_id
+        except Exception as exc:
+            log_failure(
+                log,
+                exc,
+                "step %s of incident %s done but not recorded; it runs again after its lease",
+                step.kind,
+                step.incident_id,
             )
 
     async def _failed(self, step: SurfaceStep, incident: Incident, *, token: str, code: str, failed: list[str]) -> bool:
@@ -337,8 +392,10 @@ class StepRunner:
         try:
             async with self.sessions() as session, session.begin():
                 await change(session, **kwargs)
-        except Exception:
-            log.exception("step %s of incident %s: claim not updated; its lease ends it", step.kind, step.incident_id)
+        except Exception as exc:
+            log_failure(
+                log, exc, "step %s of incident %s: claim not updated; its lease ends it", step.kind, step.incident_id
+            )
 
     async def _renew(self, step_ids: list[int], *, token: str, stop: asyncio.Event) -> None:
         while True:
@@ -349,8 +406,8 @@ class StepRunner:
             try:
                 async with self.sessions() as session, session.begin():
                     await renew(session, step_ids=step_ids, token=token, until=self.clock.now() + LEASE)
-            except Exception:
-                log.warning("could not renew the claim of running steps %s; retrying", step_ids, exc_info=True)
+            except Exception as exc:
+                log_failure(log, exc, "could not renew the claim of running steps %s; retrying", step_ids)
 
     async def card(self, incident_id: int) -> IncidentCard:
         """The incident's card as a step would render it now."""
@@ -398,13 +455,16 @@ class StepRunner:
         """Resume what crashes and failures left: every poll, sweep each incident with ready steps."""
         self._stopping = False
         self._stopped = asyncio.Event()
+        outage = OutageNotice(log, "step worker")
         while not self._stopping:
             try:
                 await self.resume_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("step worker round failed; trying again")
+            except Exception as exc:
+                outage.failed(exc)
+            else:
+                outage.succeeded()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), self.poll_interval)
 
@@ -414,8 +474,13 @@ class StepRunner:
 
     async def resume_once(self) -> int:
         """One round of the worker: sweep every incident with ready steps (a few at a time). How many were swept."""
+        team_id = await self._serving()
+        if team_id is None:
+            return 0
         async with self.sessions() as session:
-            incident_ids = await incidents_with_ready_steps(session, now=self.clock.now(), skip=self._running)
+            incident_ids = await incidents_with_ready_steps(
+                session, team_id=team_id, now=self.clock.now(), skip=self._running
+            )
         if not incident_ids:
             return 0
         gate = asyncio.Semaphore(SWEEP_CONCURRENCY)

@@ -35,6 +35,7 @@ from bot.incidents.service import IncidentService
 from bot.incidents.states import Severity, Status
 from bot.metrics import Metrics
 from bot.permissions import require_admin
+from db.engine import OutageNotice, log_failure
 from db.identities import find_user_by_identity
 from db.inbound import claim, inbound_log, incident_by_link, settle
 from db.incidents import get_by_number
@@ -159,13 +160,16 @@ class InboundService:
 
     async def run_forever(self) -> None:
         self._stopping = False
+        outage = OutageNotice(log, "inbound worker")
         while not self._stopping:
             try:
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("inbound round failed; trying again")
+            except Exception as exc:
+                outage.failed(exc)
+            else:
+                outage.succeeded()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             self._wake.clear()
@@ -203,7 +207,7 @@ class InboundService:
             except VigilError as exc:
                 said, incident = f"{instruction.action}: not applied ({exc.message})", None
             except Exception as exc:
-                log.exception("inbound %s row %s: %s failed", integration.name, row.id, instruction.action)
+                log_failure(log, exc, "inbound %s row %s: %s failed", integration.name, row.id, instruction.action)
                 await self._retry(row, token, remaining=instructions[index:], done=done, error=type(exc).__name__)
                 return
             done.append(said)

@@ -31,7 +31,7 @@ from db.pagerduty import (
     start_sync,
     upsert_directory,
 )
-from integrations.base import ERROR_LIMIT, ConfigProblem, Configured, DeliveryFailed
+from integrations.base import ERROR_LIMIT, ConfigProblem, Configured, DeliveryFailed, without_secrets
 from integrations.pagerduty.client import PagerDutyApi
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class IntegrationSync:
                     session, team_id=integration.team_id, integration_id=integration.id, at=started
                 )
         except (DeliveryFailed, ConfigProblem) as exc:
-            error = str(exc)[:ERROR_LIMIT]
+            error = without_secrets(str(exc), integration.secrets.values())[:ERROR_LIMIT]
         except Exception as exc:  # a bug or a shape nobody expected: logged with its trace, recorded by type only
             log.exception("pagerduty sync of integration %s failed unexpectedly", integration.id)
             error = f"internal error ({type(exc).__name__}); see Vigil's log"

@@ -16,10 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +35,7 @@ from db.models import Incident, SurfaceStep
 from db.tags import IT_DEPLOY, TECH_INCIDENTS, set_conversation_tag
 from db.workspaces import record_workspace
 from tests.app.conftest import ALICE, BOB, DAVE, GENERAL, INCIDENTS_CHANNEL
+from tests.app.processes import database_for, kill_9, run_logs, stop_all, vigil_run
 from tests.app.test_declare import declare_values
 from tests.app.test_durable_steps import DEPLOYS, cards_of, poll, surface_problems
 
@@ -50,39 +48,17 @@ KillPoint = Callable[[Sequence["asyncio.Future[AckResult]"], int], Awaitable[Non
 KILL_AFTER_CALLS = {"early": 12, "mid": 35, "late": 60}  # of about 85 Web API calls for the ten declarations
 
 
-async def _vigil_run(env: dict[str, str], cwd: Path, log: IO[bytes]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli.main", "run", env=_env(env), cwd=cwd, stdout=log, stderr=log
-    )
-
-
-def _env(env: dict[str, str]) -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "VIGIL_"))}, **env}
-
-
 @pytest.fixture
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """SQLite: a new file brought up to date by `vigil migrate`; PostgreSQL: a fresh migrated database."""
-    if request.param == "postgresql":
-        return str(request.getfixturevalue("postgresql_url"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'vigil.db'}"
-    migrated = subprocess.run(
-        [sys.executable, "-m", "bot.cli.main", "migrate"],
-        env=_env({"VIGIL_DATABASE_URL": url}),
-        cwd=tmp_path,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert migrated.returncode == 0, migrated.stderr.decode()[-2000:]
-    return url
+    return database_for(request, tmp_path)
 
 
 @pytest.fixture
 def logs(tmp_path: Path) -> Iterator[tuple[IO[bytes], IO[bytes]]]:
     """Where each `vigil run` writes (left in tmp_path to read when a run fails)."""
-    with open(tmp_path / "run1.log", "wb") as first, open(tmp_path / "run2.log", "wb") as second:
-        yield first, second
+    with run_logs(tmp_path) as both:
+        yield both
 
 
 async def read_state(url: str) -> tuple[list[Incident], list[SurfaceStep], dict[int, IncidentCard]]:
@@ -149,7 +125,7 @@ async def declare_kill_restart(
     procs: list[asyncio.subprocess.Process] = []
     log1, log2 = logs
     try:
-        procs.append(await _vigil_run(env, tmp_path, log1))
+        procs.append(await vigil_run(env, tmp_path, log1))
         await emu.wait_connected(timeout=30)
         emu.latency = LATENCY
         first = len(emu.calls)
@@ -166,9 +142,8 @@ async def declare_kill_restart(
             for n in range(DECLARATIONS)
         ]
         await asyncio.wait_for(kill_point(acks, first), 15)
-        procs[0].send_signal(signal.SIGKILL)
+        await kill_9(procs[0])
         crash.killed_after = time.monotonic() - submitted
-        assert await asyncio.wait_for(procs[0].wait(), 10) == -signal.SIGKILL
         crash.answered = [c.method for c in emu.calls[first:]]
         answers = await asyncio.gather(*acks, return_exceptions=True)
         crash.acked = sum(1 for a in answers if isinstance(a, AckResult) and a.acked)
@@ -176,7 +151,7 @@ async def declare_kill_restart(
         crash.unfinished_at_kill = sum(1 for s in steps if s.status != "done")
 
         restarted = time.monotonic()
-        procs.append(await _vigil_run(env, tmp_path, log2))
+        procs.append(await vigil_run(env, tmp_path, log2))
 
         async def complete() -> bool:
             if procs[1].returncode is not None:
@@ -195,10 +170,7 @@ async def declare_kill_restart(
         procs[1].send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(procs[1].wait(), 15) == 0, "the restarted vigil run stops cleanly"
     finally:
-        for proc in procs:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+        await stop_all(procs)
     return crash
 
 
