@@ -115,13 +115,19 @@ def not_saved(view: dict[str, Any]) -> str:
 
 def typed_values(view: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) of each input the person filled in a submitted view: typed text and picked options."""
-    values = (view.get("state") or {}).get("values") or {}
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    blocks = view.get("blocks")
+    if not isinstance(values, dict) or not isinstance(blocks, list):
+        return []
     out = []
-    for block in view.get("blocks") or []:
+    for block in blocks:
         if not isinstance(block, dict) or block.get("type") != "input":
             continue
-        label = str((block.get("label") or {}).get("text") or block.get("block_id") or "")
-        for element in (values.get(block.get("block_id")) or {}).values():
+        label = block.get("label")
+        label = str((label.get("text") if isinstance(label, dict) else None) or block.get("block_id") or "")
+        filled = values.get(block.get("block_id"))
+        for element in filled.values() if isinstance(filled, dict) else ():
             value = _value_of(element) if isinstance(element, dict) else ""
             if value:
                 out.append((label, value))
@@ -131,8 +137,14 @@ def typed_values(view: dict[str, Any]) -> list[tuple[str, str]]:
 def _value_of(element: dict[str, Any]) -> str:
     if element.get("value"):
         return str(element["value"])
-    picked = [element.get("selected_option"), *(element.get("selected_options") or [])]
-    return ", ".join(str((p.get("text") or {}).get("text") or p.get("value") or "") for p in picked if isinstance(p, dict))
+    many = element.get("selected_options")
+    picked = [element.get("selected_option"), *(many if isinstance(many, list) else ())]
+    return ", ".join(_option_text(p) for p in picked if isinstance(p, dict))
+
+
+def _option_text(option: dict[str, Any]) -> str:
+    text = option.get("text")
+    return str((text.get("text") if isinstance(text, dict) else None) or option.get("value") or "")
 
 
 def first_input_block(view: dict[str, Any]) -> str | None:

@@ -29,8 +29,8 @@ def metadata(view: dict[str, Any]) -> dict[str, Any]:
 
 def state_value(view: dict[str, Any], block_id: str, action_id: str) -> dict[str, Any] | None:
     """The value object of one input, or None when the block is not in the submission at all."""
-    values = (view.get("state") or {}).get("values") or {}
-    block = values.get(block_id)
+    values = (view.get("state") or {}).get("values")
+    block = values.get(block_id) if isinstance(values, dict) else None
     if not isinstance(block, dict):
         return None
     value = block.get(action_id)
@@ -47,7 +47,9 @@ def selected_option(value: dict[str, Any] | None) -> str | None:
 
 
 def selected_options(value: dict[str, Any] | None) -> list[str]:
-    options = (value or {}).get("selected_options") or []
+    options = (value or {}).get("selected_options")
+    if not isinstance(options, list):
+        return []
     return [str(o["value"]) for o in options if isinstance(o, dict) and o.get("value")]
 
 

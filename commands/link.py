@@ -13,6 +13,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.blocks.home import KIND_LABELS
+from bot.blocks.mrkdwn import esc
 from bot.identities import EMAIL_MATCH, IdentityService, normalise_id
 from bot.incidents.errors import InvalidInput
 from bot.settings import Settings
@@ -42,9 +43,9 @@ async def handle_link(
         await ack()
         rows = await identities.linked(team_id=team_id, user_id=user_id, subject=subject)
         if not rows:
-            text = f"{whose} linked accounts: none yet. Link one with `{cmd} link github <login>`."
+            text = f"{whose} linked accounts: none yet. Link one with `{esc(cmd)} link github &lt;login&gt;`."
         else:
-            lines = [f"• {KIND_LABELS.get(r.kind, r.kind)}: `{r.external_id}`{_source_note(r.source)}" for r in rows]
+            lines = [f"• {KIND_LABELS.get(r.kind, r.kind)}: `{esc(r.external_id)}`{_source_note(r.source)}" for r in rows]
             text = f"{whose} linked accounts:\n" + "\n".join(lines)
         await respond(text=text, response_type="ephemeral")
         return
@@ -56,7 +57,7 @@ async def handle_link(
     external_id = normalise_id(kind, parsed.link_id)
     await ack()
     linked = await identities.link(team_id=team_id, user_id=user_id, subject=subject, kind=kind, external_id=external_id)
-    text = f"Linked {whose.lower() if subject == user_id else whose} {label} account: `{linked.external_id}`."
+    text = f"Linked {whose.lower() if subject == user_id else whose} {label} account: `{esc(linked.external_id)}`."
     if linked.replaced is not None:
-        text += f" It replaces `{linked.replaced.external_id}`{_source_note(linked.replaced.source)}."
+        text += f" It replaces `{esc(linked.replaced.external_id)}`{_source_note(linked.replaced.source)}."
     await respond(text=text, response_type="ephemeral")

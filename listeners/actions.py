@@ -37,18 +37,29 @@ async def incident_of(body: dict[str, Any], incidents: IncidentService, director
     return user_id, incident
 
 
-def _say(text: str) -> dict[str, Any]:
-    return {"text": text, "response_type": "ephemeral", "replace_original": False}
+async def tell(body: dict[str, Any], respond: AsyncRespond, client: Any, text: str) -> None:
+    """Answer the presser privately: beside the message pressed, or by direct message when the press came with no
+    response_url (a button in a view: forged, or an old surface), rather than failing after the work is done."""
+    if body.get("response_url"):
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        await client.chat_postMessage(channel=str(body["user"]["id"]), text=text)
 
 
 async def on_ack(
-    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, incidents: IncidentService, directory: Directory
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    incidents: IncidentService,
+    directory: Directory,
+    client: Any,
 ) -> None:
     await ack()
     user_id, incident = await incident_of(body, incidents, directory)
     change = await incidents.acknowledge(incident, actor_id=user_id, source="slack")
     if not change.changed:
-        await respond(**_say(f"INC-{incident.number} was already acknowledged by {user(change.incident.acknowledged_by)}."))
+        by = user(change.incident.acknowledged_by)
+        await tell(body, respond, client, f"INC-{incident.number} was already acknowledged by {by}.")
 
 
 # Buttons that move the incident at once (Resolve and Reopen ask something first: prompts.py).
@@ -56,24 +67,34 @@ MOVES = {ids.ACTION_POSTMORTEM: Status.POSTMORTEM, ids.ACTION_CLOSE: Status.CLOS
 
 
 async def on_move(
-    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, incidents: IncidentService, directory: Directory
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    incidents: IncidentService,
+    directory: Directory,
+    client: Any,
 ) -> None:
     await ack()
     user_id, incident = await incident_of(body, incidents, directory)
     target = MOVES[str(body["actions"][0]["action_id"])]
     change = await incidents.move(incident, actor_id=user_id, target=target, source="slack")
     if not change.changed:
-        await respond(**_say(f"INC-{incident.number} is already {target}."))
+        await tell(body, respond, client, f"INC-{incident.number} is already {target}.")
 
 
 async def on_join(
-    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, incidents: IncidentService, directory: Directory
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    incidents: IncidentService,
+    directory: Directory,
+    client: Any,
 ) -> None:
     """Join channel, on the announcement: Vigil invites whoever pressed it."""
     await ack()
     user_id, incident = await incident_of(body, incidents, directory)
     await incidents.join(incident, user_id=user_id)
-    await respond(**_say(f"You are in {channel(incident.channel_id)}."))
+    await tell(body, respond, client, f"You are in {channel(incident.channel_id)}.")
 
 
 async def on_update(
@@ -91,16 +112,22 @@ async def on_page(
     incidents: IncidentService,
     directory: Directory,
     pagerduty: PagerDutyService,
+    client: Any,
 ) -> None:
     """Page on-call for the incident: its component's PagerDuty target, else the integration's routing key."""
     await ack()
     user_id, incident = await incident_of(body, incidents, directory)
     queued = await pagerduty.page(team_id=incident.team_id, actor_id=user_id, incident_id=incident.id, service=None)
-    await respond(**_say(paged_text(queued.target, queued.incident)))
+    await tell(body, respond, client, paged_text(queued.target, queued.incident))
 
 
 async def on_repair(
-    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, incidents: IncidentService, directory: Directory
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    incidents: IncidentService,
+    directory: Directory,
+    client: Any,
 ) -> None:
     """Retry: run the incident's failed Slack steps again (admins and the commander; the service decides), then say
     what is still missing. The service edits the opening message itself, so the warning goes once all are done."""
@@ -118,7 +145,7 @@ async def on_repair(
         )
     else:
         text = f":white_check_mark: All of INC-{number}'s Slack steps are done now."
-    await respond(**_say(text))
+    await tell(body, respond, client, text)
 
 
 def register(registry: Any) -> None:

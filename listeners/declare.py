@@ -55,8 +55,10 @@ def read_declaration(view: dict[str, Any]) -> tuple[dict[str, Any], dict[str, st
         errors[ids.BLOCK_SEVERITY] = "Pick a severity, P1 (critical) to P5."
     commander = value_of(view, ids.BLOCK_COMMANDER, ids.ACTION_COMMANDER).get("selected_user")
     fields["commander_id"] = commander if isinstance(commander, str) and commander else None
-    private_opts = value_of(view, ids.BLOCK_PRIVATE, ids.ACTION_PRIVATE).get("selected_options") or []
-    fields["private"] = any(isinstance(o, dict) and o.get("value") == "private" for o in private_opts)
+    private_opts = value_of(view, ids.BLOCK_PRIVATE, ids.ACTION_PRIVATE).get("selected_options")
+    fields["private"] = isinstance(private_opts, list) and any(
+        isinstance(o, dict) and o.get("value") == "private" for o in private_opts
+    )
     origin = metadata(view).get("channel_id")
     fields["origin_channel_id"] = origin if isinstance(origin, str) and origin else None
     return fields, errors

@@ -15,6 +15,7 @@ from bot.incidents.errors import InvalidInput
 from bot.incidents.service import IncidentService
 from bot.slack_payloads import action_value, team_of, user_of
 from integrations.pagerduty.service import PagerDutyService
+from listeners.actions import tell
 
 SERVICE_ID = re.compile(r"P[A-Z0-9]{1,31}", re.ASCII)
 
@@ -33,6 +34,7 @@ async def on_page_service(
     respond: AsyncRespond,
     incidents: IncidentService,
     pagerduty: PagerDutyService,
+    client: Any,
 ) -> None:
     service = chosen_service(action)
     await ack()
@@ -42,7 +44,7 @@ async def on_page_service(
     queued = await pagerduty.page(
         team_id=team_id, actor_id=user_id, incident_id=incident.id if incident is not None else None, service=service
     )
-    await respond(text=paged_text(queued.target, queued.incident), response_type="ephemeral", replace_original=False)
+    await tell(body, respond, client, paged_text(queued.target, queued.incident))
 
 
 def register(registry: Any) -> None:

@@ -38,6 +38,7 @@ from bot.admin.forms import (
 from bot.admin.ports import ComponentPaging, LookupFailed, SlackLookup
 from bot.blocks.admin import NO_SERVICE
 from bot.blocks.home import TAG_LABELS, ComponentLine, ServiceOption, SettingsLine, SosTargetLine, UsergroupLine
+from bot.blocks.mrkdwn import esc
 from bot.clock import Clock
 from bot.directory import Directory
 from bot.home.queries import component_line, settings_line, sos_target_line, tag_values, usergroup_line
@@ -292,7 +293,7 @@ class AdminService:
                 await delete_sos_target(session, team_id=team_id, target_id=target_id)
                 return row.name
 
-            return f"Removed SOS target {await self._transaction(team_id, remove)}."
+            return f"Removed SOS target {esc(await self._transaction(team_id, remove))}."
 
         existing = await self.sos_target(team_id=team_id, target_id=target_id) if target_id is not None else None
         if target_id is not None and existing is None:
@@ -326,7 +327,7 @@ class AdminService:
                 raise NotFound(SOS_GONE)
 
         await self._transaction(team_id, write)
-        return f"Saved SOS target {form.name}."
+        return f"Saved SOS target {esc(form.name)}."
 
     # ---------------------------------------------------------------- components
 
@@ -361,7 +362,7 @@ class AdminService:
                 await delete_component(session, team_id=team_id, component_id=component_id)
                 return name
 
-            return f"Removed component {await self._transaction(team_id, remove)}; its incidents keep their history."
+            return f"Removed component {esc(await self._transaction(team_id, remove))}; its incidents keep their history."
 
         async def write(session: AsyncSession) -> tuple[int, str | None]:
             existing = None
@@ -406,7 +407,7 @@ class AdminService:
                 routing_key=form.routing_key or None,
                 keep_routing_key=form.routing_key is None,
             )
-        return f"Saved component {form.name}." + (f" {paged}" if paged else "")
+        return f"Saved component {esc(form.name)}." + (f" {paged}" if paged else "")
 
     # ---------------------------------------------------------------- usergroups
 
@@ -440,7 +441,7 @@ class AdminService:
             )
 
         await self._transaction(team_id, write)
-        return f"Imported @{group.handle} ({len(group.user_ids)} members)."
+        return f"Imported @{esc(group.handle)} ({len(group.user_ids)} members)."
 
     async def refresh_usergroup(self, *, team_id: str, user_id: str, usergroup_id: str) -> str:
         """Fetch handle, name and members again; a group Slack no longer has (or disabled) is marked disabled."""
@@ -471,8 +472,8 @@ class AdminService:
 
         await self._transaction(team_id, write)
         if group is not None and not group.disabled:
-            return f"Refreshed @{group.handle} ({len(group.user_ids)} members)."
-        return f"@{row.handle} is gone or disabled in Slack; marked disabled."
+            return f"Refreshed @{esc(group.handle)} ({len(group.user_ids)} members)."
+        return f"@{esc(row.handle)} is gone or disabled in Slack; marked disabled."
 
     async def remove_usergroup(self, *, team_id: str, user_id: str, usergroup_id: str) -> str:
         """Forget a usergroup (it stays in Slack); refused while a component, SOS target or tag uses it."""
@@ -501,7 +502,7 @@ class AdminService:
             await delete_usergroup(session, team_id=team_id, usergroup_id=usergroup_id)
             return handle
 
-        return f"Removed @{await self._transaction(team_id, remove)} from Vigil (it stays in Slack)."
+        return f"Removed @{esc(await self._transaction(team_id, remove))} from Vigil (it stays in Slack)."
 
     # ---------------------------------------------------------------- workspace settings
 

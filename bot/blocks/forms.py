@@ -9,8 +9,9 @@ from typing import Any
 
 def value_of(view: dict[str, Any], block: str, action: str) -> dict[str, Any]:
     """The state of one input element (empty when it is missing: a forged or outdated form)."""
-    values = (view.get("state") or {}).get("values") or {}
-    v = (values.get(block) or {}).get(action) if isinstance(values, dict) else None
+    values = (view.get("state") or {}).get("values")
+    inputs = values.get(block) if isinstance(values, dict) else None
+    v = inputs.get(action) if isinstance(inputs, dict) else None
     return v if isinstance(v, dict) else {}
 
 

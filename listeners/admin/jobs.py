@@ -24,10 +24,10 @@ from bot.slack_payloads import state_value, team_of, text_of, user_of
 
 def read_jobs(view: dict[str, Any]) -> JobsForm:
     """The submitted schedules: only the jobs whose input was in the form (an older form leaves the rest alone)."""
-    values = (view.get("state") or {}).get("values") or {}
+    values = (view.get("state") or {}).get("values")
     minutes = {
         block_id.removeprefix(ids.BLOCK_JOB_PREFIX): text_of(state_value(view, block_id, ids.ACTION_JOB_MINUTES))
-        for block_id in values
+        for block_id in (values if isinstance(values, dict) else ())
         if isinstance(block_id, str) and block_id.startswith(ids.BLOCK_JOB_PREFIX) and block_id != ids.BLOCK_JOB_KEEP_DAYS
     }
     keep = state_value(view, ids.BLOCK_JOB_KEEP_DAYS, ids.ACTION_JOB_KEEP_DAYS)
