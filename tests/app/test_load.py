@@ -9,6 +9,7 @@ import pytest
 from bot import slack_ids as ids
 from tests.app.conftest import ALICE, BOB, DAVE, Vigil
 from tests.app.test_declare import declare_values
+from tests.app.test_durable_steps import poll
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +30,15 @@ async def test_two_hundred_declarations_under_rate_limits(vigil: Vigil) -> None:
     await vigil.settle(timeout=240)
     incidents = await vigil.incidents()
     assert sorted(i.number for i in incidents) == list(range(1, 201))
-    assert len({i.channel_id for i in incidents if i.channel_id}) == 200
-    assert all(i.opening_message_ts for i in incidents)
+
+    async def surfaced() -> bool:
+        # On a busy machine some runs find the connection pool exhausted by the burst; their steps are left to the
+        # worker, which takes them up when their lease (20 s) ends: late, never lost.
+        incidents[:] = await vigil.incidents()
+        return all(i.channel_id and i.opening_message_ts for i in incidents)
+
+    await poll(surfaced, timeout=90, interval=0.5, what="every incident's channel and opening message")
+    assert len({i.channel_id for i in incidents}) == 200
 
 
 async def test_unacked_events_are_redelivered_and_handled_once(vigil: Vigil) -> None:
