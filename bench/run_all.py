@@ -307,6 +307,11 @@ class Load:
     def busy_share(self) -> float:
         return self.other_cpu / (self.wall * (os.cpu_count() or 1)) if self.wall else 0.0
 
+    @property
+    def steal_share(self) -> float:
+        """The share of the machine's CPU time the hypervisor gave to other guests while the bench ran."""
+        return self.steal / (self.wall * (os.cpu_count() or 1)) if self.wall else 0.0
+
 
 def snapshot() -> dict[int, tuple[str, float, float]]:
     """Every process's name, its own CPU seconds and those of the children it has reaped: a PostgreSQL backend that
@@ -602,6 +607,16 @@ def report(outcomes: Sequence[Outcome], *, began: datetime, command: str, quick:
             + ", ".join(busy)
             + ": those figures are below what a quiet machine gives.",
         ]
+    stolen = [
+        f"{o.bench.name} ({o.load.steal_share:.0%})" for o in outcomes if o.load.steal_share >= 0.1 and o.failure is None
+    ]
+    if stolen:
+        lines += [
+            "",
+            "The hypervisor took at least 10 % of the machine's CPU time for other guests during "
+            + ", ".join(stolen)
+            + ": its cores were not all this machine's, and those figures are below what it gives when they are.",
+        ]
     lines += ["", "## Summary", ""]
     rows = []
     for o in outcomes:
@@ -614,10 +629,11 @@ def report(outcomes: Sequence[Outcome], *, began: datetime, command: str, quick:
                 headline = f"**failed its own checks**; {headline}"
             aims = aims_cell(o.rendered.aims)
         other = f"{o.load.busy_share:.0%}"
-        rows.append(
-            (o.bench.title, headline, aims, f"{o.seconds:.0f} s", f"{o.load.before[0]:.2f} → {o.load.after[0]:.2f}", other)
-        )
-    lines += table(("benchmark", "figures", "aims", "took", "load avg before → after", "CPU used by others"), rows)
+        taken = f"{o.load.steal_share:.0%}"
+        load = f"{o.load.before[0]:.2f} → {o.load.after[0]:.2f}"
+        rows.append((o.bench.title, headline, aims, f"{o.seconds:.0f} s", load, other, taken))
+    header = ("benchmark", "figures", "aims", "took", "load avg before → after", "CPU used by others", "CPU stolen")
+    lines += table(header, rows)
     for o in outcomes:
         lines += ["", *section(o)]
     return "\n".join(lines) + "\n"
