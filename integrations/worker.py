@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.incidents.step_runner import refresh_opening
 from db.deliveries import claim_due, claimed, fail_followers, record, release, renew, upsert_link
-from db.engine import OutageNotice, log_failure
+from db.engine import OutageNotice
+from db.leases import renew_until
 from db.models import Component, Delivery, Identity, Incident, IncidentPage, Integration, IntegrationLink, User, Workspace
 from db.pagerduty import pages_of, paging_components, routing_key_aad, upsert_page
 from integrations.base import (
@@ -370,16 +371,11 @@ class DeliveryWorker:
             await asyncio.gather(renewing, return_exceptions=True)
 
     async def _renew(self, ids: list[int], *, token: str, stop: asyncio.Event) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RENEW_EVERY.total_seconds())
-            if stop.is_set():
-                return
-            try:
-                async with self.sessions() as session, session.begin():
-                    await renew(session, ids=ids, token=token, until=self.clock.now() + LEASE)
-            except Exception as exc:
-                log_failure(log, exc, "could not renew the claim of deliveries %s; retrying", ids)
+        async def extend() -> None:
+            async with self.sessions() as session, session.begin():
+                await renew(session, ids=ids, token=token, until=self.clock.now() + LEASE)
+
+        await renew_until(stop, every=RENEW_EVERY.total_seconds(), renew=extend, log=log, what=f"deliveries {ids}")
 
     def _waits_for_channel(self, delivery: Delivery, incident: Incident | None, now: datetime) -> bool:
         return (

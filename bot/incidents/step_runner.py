@@ -33,6 +33,7 @@ from bot.incidents.steps import LABELS, Planned, marker, next_attempt, notes_of
 from db.cards import display_names, latest_note, links_of, workspace_url
 from db.engine import OutageNotice, database_unavailable, log_failure, outage_summary
 from db.incidents import add_timeline, get_by_channel
+from db.leases import renew_until
 from db.models import Component, Incident, SurfaceStep
 from db.steps import (
     claim_ready,
@@ -398,16 +399,11 @@ class StepRunner:
             )
 
     async def _renew(self, step_ids: list[int], *, token: str, stop: asyncio.Event) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RENEW_EVERY.total_seconds())
-            if stop.is_set():
-                return
-            try:
-                async with self.sessions() as session, session.begin():
-                    await renew(session, step_ids=step_ids, token=token, until=self.clock.now() + LEASE)
-            except Exception as exc:
-                log_failure(log, exc, "could not renew the claim of running steps %s; retrying", step_ids)
+        async def extend() -> None:
+            async with self.sessions() as session, session.begin():
+                await renew(session, step_ids=step_ids, token=token, until=self.clock.now() + LEASE)
+
+        await renew_until(stop, every=RENEW_EVERY.total_seconds(), renew=extend, log=log, what=f"running steps {step_ids}")
 
     async def card(self, incident_id: int) -> IncidentCard:
         """The incident's card as a step would render it now."""

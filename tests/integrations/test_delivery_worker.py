@@ -13,6 +13,7 @@ import pytest
 from aiohttp import web
 
 from bot.incidents import events
+from integrations import worker as worker_module
 from integrations.base import DeliveryFailed
 from integrations.signing import verify_header
 from integrations.worker import DeliveryWorker
@@ -174,6 +175,47 @@ async def test_a_crash_between_the_answer_and_the_commit_resends_the_same_delive
     assert body_of(first) == body_of(second)
     [delivery] = await platform.deliveries()
     assert (delivery.status, delivery.attempts) == ("success", 1)
+
+
+async def test_a_live_worker_renews_its_claim_while_a_slow_receiver_answers(
+    platform: Platform, https_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A receiver slower than the lease never sees a second worker: the claim is renewed while the attempt runs, and
+    only a claim nobody renews (its worker died) lapses."""
+    monkeypatch.setattr(worker_module, "RENEW_EVERY", timedelta(seconds=0.05))
+    server = await https_server()
+    arrived, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: web.Request) -> web.Response:
+        arrived.set()
+        await release.wait()
+        return web.Response(status=200)
+
+    server.handler = slow
+    await platform.add_webhook(server.url)
+    await platform.open_incident(9)
+    first = asyncio.create_task(platform.worker.run_once())
+    await asyncio.wait_for(arrived.wait(), 10)
+    platform.clock.advance(seconds=worker_module.LEASE.total_seconds() + 10)  # past the lease it was claimed with
+    for _ in range(500):
+        [row] = await platform.deliveries()
+        if row.claimed_until is not None and row.claimed_until > platform.clock.now():
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the claim was not renewed while the receiver was answering")
+    other = DeliveryWorker(
+        sessions=platform.container.sessions,
+        clock=platform.clock,
+        keys=platform.container.integrations.keys,
+        providers=platform.container.integrations.providers,
+        http=platform.container.outbound,
+    )
+    assert await other.run_once() == 0
+    release.set()
+    assert await first == 1
+    [delivery] = await platform.deliveries()
+    assert (delivery.status, len(server.requests)) == ("success", 1)
 
 
 @pytest.mark.postgres
