@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings, load_settings
 from db.models import Incident
 from db.tags import TECH_INCIDENTS, set_conversation_tag
+from tests.app.processes import database_for, run_logs
 
 ALICE, BOB, CAROL, DAVE = "U0ALICE", "U0BOB", "U0CAROL", "U0DAVE"
 SRE = "S0SRE"
@@ -130,3 +132,17 @@ async def vigil(start_vigil: StartVigil) -> Vigil:
     v = await start_vigil()
     await v.tag(TECH_INCIDENTS, INCIDENTS_CHANNEL)
     return v
+
+
+# `vigil run` as a real process (tests/app/test_kill9*.py): its database, parametrised `sqlite`/`postgresql`, and logs.
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite: a new file brought up to date by `vigil migrate`; PostgreSQL: a fresh migrated database."""
+    return database_for(request, tmp_path)
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Iterator[tuple[IO[bytes], IO[bytes]]]:
+    """Where each `vigil run` writes (left in tmp_path to read when a run fails)."""
+    with run_logs(tmp_path) as both:
+        yield both

@@ -18,7 +18,7 @@ import contextlib
 import json
 import signal
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -35,7 +35,7 @@ from db.models import Incident, SurfaceStep
 from db.tags import IT_DEPLOY, TECH_INCIDENTS, set_conversation_tag
 from db.workspaces import record_workspace
 from tests.app.conftest import ALICE, BOB, DAVE, GENERAL, INCIDENTS_CHANNEL
-from tests.app.processes import database_for, kill_9, run_logs, stop_all, vigil_run
+from tests.app.processes import kill_9, stop_all, vigil_run
 from tests.app.test_declare import declare_values
 from tests.app.test_durable_steps import DEPLOYS, cards_of, poll, surface_problems
 
@@ -46,19 +46,6 @@ DECLARATIONS = 10
 RESTART_BUDGET = 30.0  # the issue's bar: every incident complete within 30 s of the restart
 KillPoint = Callable[[Sequence["asyncio.Future[AckResult]"], int], Awaitable[None]]
 KILL_AFTER_CALLS = {"early": 12, "mid": 35, "late": 60}  # of about 85 Web API calls for the ten declarations
-
-
-@pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite: a new file brought up to date by `vigil migrate`; PostgreSQL: a fresh migrated database."""
-    return database_for(request, tmp_path)
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Iterator[tuple[IO[bytes], IO[bytes]]]:
-    """Where each `vigil run` writes (left in tmp_path to read when a run fails)."""
-    with run_logs(tmp_path) as both:
-        yield both
 
 
 async def read_state(url: str) -> tuple[list[Incident], list[SurfaceStep], dict[int, IncidentCard]]:

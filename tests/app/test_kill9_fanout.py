@@ -28,7 +28,7 @@ import asyncio
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +47,7 @@ from db.models import Delivery, Incident, IncidentPage, Integration, Integration
 from integrations.linear.client import issue_uuid
 from integrations.payloads import external_key
 from tests.app.conftest import ALICE, BOB, DAVE
-from tests.app.processes import database_for, kill_9, run_logs, stop_all, vigil_run
+from tests.app.processes import kill_9, stop_all, vigil_run
 from tests.app.test_declare import declare_values
 from tests.app.test_durable_steps import poll
 from tests.app.test_webhook_delivery import vigil_cli
@@ -73,19 +73,6 @@ JIRA_CALLS = (  # every route of the fake Jira, each behind the answer gate
 TRIES = 3  # submissions of one declaration Vigil may turn away (database busy) before the test gives up
 REF = re.compile(r"^\[INC-(\d+)\] ")  # how every vendor's title starts: the incident it is about
 DEADLINE = 90.0  # for each wait; a wait that takes this long has failed (a starved VM needs over 45 s for some)
-
-
-@pytest.fixture
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite: a new file brought up to date by `vigil migrate`; PostgreSQL: a fresh migrated database."""
-    return database_for(request, tmp_path)
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Iterator[tuple[IO[bytes], IO[bytes]]]:
-    """Where each `vigil run` writes (left in tmp_path to read when a run fails)."""
-    with run_logs(tmp_path) as both:
-        yield both
 
 
 # ---------------------------------------------------------------- the vendors
