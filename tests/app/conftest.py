@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,19 @@ class Vigil:
         """How many times a listener ran (from /metrics' registry): what tests use to prove 'handled once'."""
         value = self.container.metrics.registry.get_sample_value("vigil_handler_seconds_count", {"kind": kind, "id": ident})
         return value or 0.0
+
+    async def wait_handled(self, kind: str, ident: str, count: int = 1, timeout: float = 5.0) -> None:
+        await wait_handled([self], kind, ident, count, timeout)
+
+
+async def wait_handled(vigils: list[Vigil], kind: str, ident: str, count: int = 1, timeout: float = 5.0) -> None:
+    """Wait until a listener has run `count` times in all. Polled: a listener's timing is recorded after its last
+    Slack call, so nothing the emulator sees marks the moment."""
+    deadline = time.monotonic() + timeout
+    while (seen := sum(vigil.handled(kind, ident) for vigil in vigils)) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{kind} {ident} handled {seen:g} times, not {count}, in {timeout}s")
+        await asyncio.sleep(0.01)
 
 
 StartVigil = Callable[..., Awaitable[Vigil]]
