@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -109,3 +111,34 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     eng = make_engine(db_url)
     yield eng
     await eng.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def _tasks_end_with_the_test() -> AsyncIterator[None]:
+    """Cancel what a test left running, and fail it when something ignores the cancellation: closing the loop would
+    otherwise wait for that task forever, with no timer left to wake it, and hang the run without naming the test."""
+    yield
+    me = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not me and not task.done()]
+    for task in left:
+        task.cancel()
+    if not left:
+        return
+    _, stuck = await asyncio.wait(left, timeout=10)
+    if stuck:
+        report = "tasks ignored cancellation for 10 s:\n" + "\n".join(_where_it_waits(task) for task in stuck)
+        # Written straight away as well: closing the loop may still wait on them until pytest-timeout ends the worker.
+        sys.__stderr__.write(report + "\n")
+        pytest.fail(report)
+
+
+def _where_it_waits(task: asyncio.Task[Any]) -> str:
+    """The chain of awaits a task is suspended in, outermost first."""
+    lines = [repr(task)]
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+        if frame is not None:
+            lines.extend(traceback.format_stack(frame, 1))
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+    return "".join(lines)
