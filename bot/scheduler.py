@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.jobs.housekeeping import purge_logs, purge_rotated_secrets
 from bot.jobs.service import JobService
+from db.engine import log_failure
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ class JobScheduler:
     async def reconcile(self) -> None:
         try:
             plan = {p.name: p for p in await self.jobs.plan(team_id=self.team_id)}
-        except Exception:
-            log.exception("could not read the job schedules; keeping the current ones")
+        except Exception as exc:
+            log_failure(log, exc, "could not read the job schedules; keeping the current ones")
             return
         for name in [n for n in self._intervals if n not in plan]:
             self.scheduler.remove_job(name)
@@ -85,8 +86,8 @@ class JobScheduler:
         self._running[name] = task
         try:
             await self.jobs.run_scheduled(name, team_id=self.team_id)
-        except Exception:
-            log.exception("job %s could not be run", name)
+        except Exception as exc:
+            log_failure(log, exc, "job %s could not be run", name)
         finally:
             self._running.pop(name, None)
 

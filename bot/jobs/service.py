@@ -31,6 +31,7 @@ from bot.jobs.names import DEFAULT_KEEP_DAYS, DEFAULT_MINUTES, JOB_NAMES, KEEP_D
 from bot.logs import redact
 from bot.permissions import require_admin
 from db import jobs as repo
+from db.engine import database_unavailable, log_failure, outage_summary
 from db.models import JobRun
 
 if TYPE_CHECKING:
@@ -165,6 +166,8 @@ def describe_error(exc: BaseException) -> str:
         text = f"Slack answered {code or exc.response.status_code}"
     elif isinstance(exc, ChatError):
         text = f"Slack answered {exc.code}"
+    elif database_unavailable(exc):
+        text = f"database unavailable: {outage_summary(exc)}"
     elif isinstance(exc, SQLAlchemyError):
         cause = str(getattr(exc, "orig", None) or exc).splitlines()
         text = f"database: {type(exc).__name__}: {cause[0] if cause else ''}"
@@ -307,7 +310,9 @@ class JobService:
             outcome, error = "failed", STOPPED if stopping else LEASE_LOST
         except Exception as exc:
             outcome, error = "failed", describe_error(exc)
-            log.warning("job %s failed: %s", spec.name, error, exc_info=not isinstance(exc, SlackApiError | ChatError))
+            # A traceback only for what may be a bug: Slack's refusals and a database outage say all in one line.
+            expected = isinstance(exc, SlackApiError | ChatError) or database_unavailable(exc)
+            log.warning("job %s failed: %s", spec.name, error, exc_info=not expected)
         finally:
             # Told, not cancelled: a renewal in the middle of its transaction finishes it first.
             done.set()
@@ -332,8 +337,8 @@ class JobService:
                 await repo.finish_run(
                     session, run_id=run_id, outcome=outcome, counts=counts, error=error, now=self.clock.now()
                 )
-        except Exception:
-            log.exception("job %s: run %s not recorded; its lease runs out on its own", name, run_id)
+        except Exception as exc:
+            log_failure(log, exc, "job %s: run %s not recorded; its lease runs out on its own", name, run_id)
 
     async def _renew(
         self,
@@ -359,8 +364,8 @@ class JobService:
                     )
                     if kept:
                         await repo.save_counts(session, run_id=run_id, counts=ctx.counts)
-            except Exception:
-                log.warning("job %s: could not renew its lease; trying again", name, exc_info=True)
+            except Exception as exc:
+                log_failure(log, exc, "job %s: could not renew its lease; trying again", name)
                 continue
             if not kept:
                 log.error("job %s: its lease was taken over; stopping this run", name)

@@ -46,6 +46,7 @@ from bot.jobs.service import JobTiming
 from bot.manifest import load_manifest, manifest_events
 from bot.runtime import Runtime
 from bot.slack_app import DATABASE_UNAVAILABLE, NOT_SAVED, SOMETHING_WRONG
+from db.engine import database_unavailable
 from db.models import Incident, JobRun, SurfaceStep
 from db.tags import TECH_INCIDENTS
 from integrations.service import IntegrationInput
@@ -350,11 +351,13 @@ async def job_rounds_done(vigil: Vigil) -> bool:
 
 
 def unhandled(records: list[logging.LogRecord]) -> list[str]:
-    """Log records that are an unhandled exception: an error with a traceback, or asyncio's "never retrieved"."""
+    """Log records that are an unhandled exception (an error with a traceback, or asyncio's "never retrieved"), or a
+    traceback at any level for the outage itself, which one line says all about."""
     return [
         f"{r.name}: {r.getMessage()}"
         for r in records
-        if r.levelno >= logging.ERROR and (r.exc_info is not None or "never retrieved" in r.getMessage())
+        if (r.levelno >= logging.ERROR and (r.exc_info is not None or "never retrieved" in r.getMessage()))
+        or (r.exc_info is not None and r.exc_info[1] is not None and database_unavailable(r.exc_info[1]))
     ]
 
 

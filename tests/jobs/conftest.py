@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,17 +62,27 @@ async def emulator() -> AsyncIterator[SlackEmulator]:
     await emu.stop()
 
 
-@pytest.fixture
-async def world(emulator: SlackEmulator, db_url: str) -> AsyncIterator[World]:
+@asynccontextmanager
+async def make_world(emulator: SlackEmulator, db_url: str, **overrides: Any) -> AsyncIterator[World]:
+    """A world whose container takes `overrides` (an engine with a short statement timeout, say)."""
     clock = FrozenClock()
     sleeps = Sleeps()
     timing = JobTiming(renew_every=0.05, wait_poll=0.02, reconcile=0.05, leader_poll=0.05, heartbeat=0.05)
-    container = build_container(vigil_settings(emulator, db_url), clock=clock, job_sleep=sleeps, job_timing=timing)
+    settings = vigil_settings(emulator, db_url)
+    container = build_container(settings, clock=clock, job_sleep=sleeps, job_timing=timing, **overrides)
     await container.open()
     async with container.sessions() as session, session.begin():
         await record_workspace(session, team_id=TEAM, name="Acme", url="https://acme.slack.com/", bot_user_id="U0VIGILBOT")
-    yield World(emu=emulator, container=container, clock=clock, sleeps=sleeps, db_url=db_url)
-    await container.aclose()
+    try:
+        yield World(emu=emulator, container=container, clock=clock, sleeps=sleeps, db_url=db_url)
+    finally:
+        await container.aclose()
+
+
+@pytest.fixture
+async def world(emulator: SlackEmulator, db_url: str) -> AsyncIterator[World]:
+    async with make_world(emulator, db_url) as made:
+        yield made
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, what: str = "condition") -> None:

@@ -4,16 +4,20 @@ twice in one interval when scheduled, and a run whose runner died is taken over 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from bot.emulator import SlackEmulator
 from bot.incidents.errors import InvalidInput
 from bot.jobs.service import Busy, describe_error, early_allowance, next_due
+from db.engine import make_engine
 from db.jobs import lease_of, live_leases, start_run, take_lease
 from db.models import JobLease, JobRun
-from tests.jobs.conftest import TEAM, World, eventually
+from tests.app.test_hardening_database import pg_table_locked
+from tests.jobs.conftest import TEAM, World, eventually, make_world
 
 
 async def runs_of(world: World, name: str) -> list[JobRun]:
@@ -144,6 +148,21 @@ async def test_a_long_run_keeps_its_lease_and_shows_progress(world: World) -> No
     await eventually(renewed, what="the lease renewed past the clock's jump")
     world.emu.release("users.list")
     assert (await running).outcome == "ok"
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_job_the_database_fails_is_recorded_and_logged_in_one_line(
+    emulator: SlackEmulator, db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with make_world(emulator, db_url, engine=make_engine(db_url, statement_timeout=0.5)) as world:
+        async with pg_table_locked(db_url, "slack_user"):  # the sync's statements wait, then time out
+            run = await world.run("sync_slack_users")
+        [row] = await runs_of(world, "sync_slack_users")
+    assert run.outcome == row.outcome == "failed"
+    assert row.error == "database unavailable: TimeoutError"  # asyncpg's statement timeout says no more
+    [failed] = [r for r in caplog.records if r.getMessage().startswith("job sync_slack_users failed")]
+    assert failed.levelno == logging.WARNING and not failed.exc_info  # an outage is no bug: no traceback
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_errors_are_one_line_without_secrets() -> None:
