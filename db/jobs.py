@@ -172,7 +172,9 @@ async def advisory_lock_holder(session: AsyncSession, *, key: int) -> LeaderInfo
             text(
                 "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-                "AND l.classid = :high AND l.objid = :low LIMIT 1"
+                "AND l.classid = :high AND l.objid = :low "
+                # Advisory locks belong to a database: another Vigil's database on the same server has its own leader.
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1"
             ),
             {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF},
         )

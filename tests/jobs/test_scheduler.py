@@ -20,6 +20,7 @@ from bot.scheduler import JobScheduler
 from db.engine import make_engine, make_session_factory
 from db.jobs import advisory_lock_holder, save_schedule, start_run
 from db.models import JobRun
+from tests.conftest import PG_ADMIN_URL
 from tests.jobs.conftest import TEAM, World, eventually
 
 
@@ -205,3 +206,26 @@ async def test_a_leader_whose_lock_connection_dies_stops_its_jobs(postgresql_url
     finally:
         await seat.stop()
         await admin.close()
+
+
+@pytest.mark.postgres
+async def test_the_leader_shown_is_this_databases_not_another_on_the_same_server(postgresql_url: str) -> None:
+    other_database = make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    this_database = make_url(postgresql_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    engine = make_engine(postgresql_url)
+    other = await asyncpg.connect(other_database, server_settings={"application_name": "vigil-leader elsewhere"})
+    try:
+        await other.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
+        async with make_session_factory(engine)() as session:
+            assert await advisory_lock_holder(session, key=LOCK_KEY) is None
+        here = await asyncpg.connect(this_database, server_settings={"application_name": "vigil-leader here"})
+        try:
+            await here.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)  # not blocked: the lock is per database
+            async with make_session_factory(engine)() as session:
+                holder = await advisory_lock_holder(session, key=LOCK_KEY)
+            assert holder is not None and holder.name == "vigil-leader here"
+        finally:
+            await here.close()
+    finally:
+        await other.close()
+        await engine.dispose()
