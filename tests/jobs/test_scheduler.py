@@ -199,7 +199,8 @@ async def test_a_leader_whose_lock_connection_dies_stops_its_jobs(postgresql_url
     try:
         # The server ends the leader's session (as it does for a dead peer once keepalive gives up): lock gone.
         await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'vigil-leader %'"
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'vigil-leader %' AND datname = current_database()"  # not a neighbour test's
         )
         await until(lambda: "lost" in seat.events, "the jobs stopped")
         await until(lambda: seat.events.count("elected") == 2, "leading again on a new connection")
