@@ -27,6 +27,7 @@ from bot.blocks.mrkdwn import clip, esc
 from bot.container import Container
 from bot.incidents.errors import VigilError
 from bot.logs import quiet_payload_loggers
+from bot.slack_reply import reply_privately
 from db.engine import database_unavailable, outage_summary
 from db.events import CLAIM_GRACE, claim_event, finish_event
 
@@ -90,13 +91,7 @@ async def report_error(error: Exception, body: dict[str, Any], respond: AsyncRes
         log.error("listener failed", exc_info=error)
         text = SOMETHING_WRONG
     try:
-        if respond is not None and (body.get("response_url") or body.get("response_urls")):
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-            return
-        user_id = (body.get("user") or {}).get("id") or body.get("user_id")
-        if user_id:
-            # A modal submission has no response_url: a direct message is the one place the user will see it.
-            await slack.chat_postMessage(channel=str(user_id), text=text)
+        await reply_privately(body, respond, slack, text)
     except Exception:
         log.warning("could not deliver the error reply", exc_info=True)
 

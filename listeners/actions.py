@@ -22,6 +22,7 @@ from bot.directory import Directory
 from bot.incidents.fields import parse_id
 from bot.incidents.service import IncidentService
 from bot.incidents.states import Status
+from bot.slack_reply import reply_privately
 from integrations.pagerduty.service import PagerDutyService
 
 
@@ -37,15 +38,6 @@ async def incident_of(body: dict[str, Any], incidents: IncidentService, director
     return user_id, incident
 
 
-async def tell(body: dict[str, Any], respond: AsyncRespond, client: Any, text: str) -> None:
-    """Answer the presser privately: beside the message pressed, or by direct message when the press came with no
-    response_url (a button in a view: forged, or an old surface), rather than failing after the work is done."""
-    if body.get("response_url"):
-        await respond(text=text, response_type="ephemeral", replace_original=False)
-    else:
-        await client.chat_postMessage(channel=str(body["user"]["id"]), text=text)
-
-
 async def on_ack(
     ack: AsyncAck,
     body: dict[str, Any],
@@ -59,7 +51,7 @@ async def on_ack(
     change = await incidents.acknowledge(incident, actor_id=user_id, source="slack")
     if not change.changed:
         by = user(change.incident.acknowledged_by)
-        await tell(body, respond, client, f"INC-{incident.number} was already acknowledged by {by}.")
+        await reply_privately(body, respond, client, f"INC-{incident.number} was already acknowledged by {by}.")
 
 
 # Buttons that move the incident at once (Resolve and Reopen ask something first: prompts.py).
@@ -79,7 +71,7 @@ async def on_move(
     target = MOVES[str(body["actions"][0]["action_id"])]
     change = await incidents.move(incident, actor_id=user_id, target=target, source="slack")
     if not change.changed:
-        await tell(body, respond, client, f"INC-{incident.number} is already {target}.")
+        await reply_privately(body, respond, client, f"INC-{incident.number} is already {target}.")
 
 
 async def on_join(
@@ -94,7 +86,7 @@ async def on_join(
     await ack()
     user_id, incident = await incident_of(body, incidents, directory)
     await incidents.join(incident, user_id=user_id)
-    await tell(body, respond, client, f"You are in {channel(incident.channel_id)}.")
+    await reply_privately(body, respond, client, f"You are in {channel(incident.channel_id)}.")
 
 
 async def on_update(
@@ -118,7 +110,7 @@ async def on_page(
     await ack()
     user_id, incident = await incident_of(body, incidents, directory)
     queued = await pagerduty.page(team_id=incident.team_id, actor_id=user_id, incident_id=incident.id, service=None)
-    await tell(body, respond, client, paged_text(queued.target, queued.incident))
+    await reply_privately(body, respond, client, paged_text(queued.target, queued.incident))
 
 
 async def on_repair(
@@ -145,7 +137,7 @@ async def on_repair(
         )
     else:
         text = f":white_check_mark: All of INC-{number}'s Slack steps are done now."
-    await tell(body, respond, client, text)
+    await reply_privately(body, respond, client, text)
 
 
 def register(registry: Any) -> None:

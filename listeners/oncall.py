@@ -14,8 +14,8 @@ from bot.blocks.oncall import paged_text
 from bot.incidents.errors import InvalidInput
 from bot.incidents.service import IncidentService
 from bot.slack_payloads import action_value, team_of, user_of
+from bot.slack_reply import reply_privately
 from integrations.pagerduty.service import PagerDutyService
-from listeners.actions import tell
 
 SERVICE_ID = re.compile(r"P[A-Z0-9]{1,31}", re.ASCII)
 
@@ -44,7 +44,7 @@ async def on_page_service(
     queued = await pagerduty.page(
         team_id=team_id, actor_id=user_id, incident_id=incident.id if incident is not None else None, service=service
     )
-    await tell(body, respond, client, paged_text(queued.target, queued.incident))
+    await reply_privately(body, respond, client, paged_text(queued.target, queued.incident))
 
 
 def register(registry: Any) -> None:
