@@ -17,6 +17,21 @@ from typing import IO
 
 import pytest
 
+from bot.emulator import SlackEmulator
+
+
+def run_env(emu: SlackEmulator, database: str, **extra: str) -> dict[str, str]:
+    """`vigil run`'s (and the CLI's) settings for the emulator's Slack and `database`, JSON logs, any free port."""
+    return {
+        "SLACK_BOT_TOKEN": emu.bot_token,
+        "SLACK_APP_TOKEN": emu.app_token,
+        "SLACK_API_URL": emu.api_url,
+        "VIGIL_DATABASE_URL": database,
+        "VIGIL_HTTP_PORT": "0",
+        "VIGIL_LOG_FORMAT": "json",
+        **extra,
+    }
+
 
 def child_env(env: dict[str, str]) -> dict[str, str]:
     """This process's environment without any Slack or Vigil setting of the developer's, plus `env`: the child

@@ -35,7 +35,7 @@ from db.models import Incident, SurfaceStep
 from db.tags import IT_DEPLOY, TECH_INCIDENTS, set_conversation_tag
 from db.workspaces import record_workspace
 from tests.app.conftest import ALICE, BOB, DAVE, GENERAL, INCIDENTS_CHANNEL
-from tests.app.processes import kill_9, stop_all, vigil_run
+from tests.app.processes import kill_9, run_env, stop_all, vigil_run
 from tests.app.test_declare import declare_values
 from tests.app.test_durable_steps import DEPLOYS, cards_of, poll, surface_problems
 
@@ -100,14 +100,7 @@ async def declare_kill_restart(
                 await set_conversation_tag(session, team_id=identity.team_id, tag=tag, conversation_id=channel_id, by=None)
     finally:
         await engine.dispose()
-    env = {
-        "SLACK_BOT_TOKEN": emu.bot_token,
-        "SLACK_APP_TOKEN": emu.app_token,
-        "SLACK_API_URL": emu.api_url,
-        "VIGIL_DATABASE_URL": database,
-        "VIGIL_HTTP_PORT": "0",
-        "VIGIL_LOG_FORMAT": "json",
-    }
+    env = run_env(emu, database)
     crash = Crash()
     procs: list[asyncio.subprocess.Process] = []
     log1, log2 = logs

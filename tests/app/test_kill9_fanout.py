@@ -47,7 +47,7 @@ from db.models import Delivery, Incident, IncidentPage, Integration, Integration
 from integrations.linear.client import issue_uuid
 from integrations.payloads import external_key
 from tests.app.conftest import ALICE, BOB, DAVE
-from tests.app.processes import kill_9, stop_all, vigil_run
+from tests.app.processes import kill_9, run_env, stop_all, vigil_run
 from tests.app.test_declare import declare_values
 from tests.app.test_durable_steps import poll
 from tests.app.test_webhook_delivery import vigil_cli
@@ -443,20 +443,16 @@ async def recorded(sessions: async_sessionmaker[AsyncSession]) -> Recorded:
     )
 
 
-def run_env(emu: SlackEmulator, database: str, ca_bundle: Path) -> dict[str, str]:
-    """`vigil run`'s (and the CLI's) settings: the emulator's Slack, the database, a key ring to seal the vendors'
-    secrets, and the test CA (the fakes listen on 127.0.0.1, a private address Vigil refuses unless told)."""
-    return {
-        "SLACK_BOT_TOKEN": emu.bot_token,
-        "SLACK_APP_TOKEN": emu.app_token,
-        "SLACK_API_URL": emu.api_url,
-        "VIGIL_DATABASE_URL": database,
-        "VIGIL_HTTP_PORT": "0",
-        "VIGIL_LOG_FORMAT": "json",
-        "VIGIL_ENCRYPTION_KEYS": key_ring(),
-        "VIGIL_CA_BUNDLE": str(ca_bundle),
-        "VIGIL_OUTBOUND_ALLOW_PRIVATE": "true",
-    }
+def fan_out_env(emu: SlackEmulator, database: str, ca_bundle: Path) -> dict[str, str]:
+    """`vigil run`'s settings plus a key ring to seal the vendors' secrets and the test CA (the fakes listen on
+    127.0.0.1, a private address Vigil refuses unless told)."""
+    return run_env(
+        emu,
+        database,
+        VIGIL_ENCRYPTION_KEYS=key_ring(),
+        VIGIL_CA_BUNDLE=str(ca_bundle),
+        VIGIL_OUTBOUND_ALLOW_PRIVATE="true",
+    )
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
@@ -469,7 +465,7 @@ async def test_kill_9_mid_fan_out_then_restart_pages_and_tickets_each_incident_o
     https_server: ServerFactory,
 ) -> None:
     vendors = await Vendors.start(https_server)
-    env = run_env(emulator, database, ca_bundle)
+    env = fan_out_env(emulator, database, ca_bundle)
     integration_ids = await add_integrations(env, vendors)  # the workspace is learned from Slack's auth.test
     keys = Keys(emulator.state.identity.team_id, integration_ids["linear"])
     procs: list[asyncio.subprocess.Process] = []

@@ -22,6 +22,7 @@ from bot.settings import load_settings
 from db.models import Delivery, Incident
 from db.workspaces import record_workspace
 from integrations.service import IntegrationInput
+from integrations.worker import DeliveryWorker
 
 TEAM = "T0PLATFORM"
 
@@ -42,6 +43,17 @@ class Platform:
     @property
     def worker(self) -> Any:
         return self.container.worker
+
+    def another_worker(self, **options: Any) -> DeliveryWorker:
+        """A second delivery worker on the same database, as a restarted or another process runs one."""
+        return DeliveryWorker(
+            sessions=self.container.sessions,
+            clock=self.clock,
+            keys=self.container.integrations.keys,
+            providers=self.container.integrations.providers,
+            http=self.container.outbound,
+            **options,
+        )
 
     async def add_webhook(self, url: str, name: str = "hook", **change: Any) -> Any:
         created = await self.service.add(

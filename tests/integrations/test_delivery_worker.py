@@ -160,13 +160,7 @@ async def test_a_crash_between_the_answer_and_the_commit_resends_the_same_delive
     assert len(server.requests) == 1
 
     # A restarted worker (a new process) sees the claim until its lease ends, then sends again with the same id.
-    restarted = DeliveryWorker(
-        sessions=platform.container.sessions,
-        clock=platform.clock,
-        keys=platform.container.integrations.keys,
-        providers=platform.container.integrations.providers,
-        http=platform.container.outbound,
-    )
+    restarted = platform.another_worker()
     assert await restarted.run_once() == 0
     platform.clock.advance(seconds=61)
     assert await restarted.run_once() == 1
@@ -204,13 +198,7 @@ async def test_a_live_worker_renews_its_claim_while_a_slow_receiver_answers(
         await asyncio.sleep(0.02)
     else:
         raise AssertionError("the claim was not renewed while the receiver was answering")
-    other = DeliveryWorker(
-        sessions=platform.container.sessions,
-        clock=platform.clock,
-        keys=platform.container.integrations.keys,
-        providers=platform.container.integrations.providers,
-        http=platform.container.outbound,
-    )
+    other = platform.another_worker()
     assert await other.run_once() == 0
     release.set()
     assert await first == 1
@@ -228,14 +216,7 @@ async def test_two_workers_never_send_one_delivery_twice(platform: Platform, htt
         incident = await platform.open_incident(n)
         for name in sequence:
             await platform.change(incident, name)
-    other = DeliveryWorker(
-        sessions=platform.container.sessions,
-        clock=platform.clock,
-        keys=platform.container.integrations.keys,
-        providers=platform.container.integrations.providers,
-        http=platform.container.outbound,
-        batch=7,
-    )
+    other = platform.another_worker(batch=7)
     platform.worker.batch = 7
 
     async def drain(worker: DeliveryWorker) -> int:

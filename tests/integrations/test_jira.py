@@ -15,7 +15,6 @@ from integrations.base import DeliveryFailed
 from integrations.http.guard import OutboundPolicy
 from integrations.jira.client import JiraClient
 from integrations.service import IntegrationInput, Problems
-from integrations.worker import DeliveryWorker
 from tests.fakes.jira import FakeJira
 from tests.integrations.platform import TEAM, Platform, make_platform
 
@@ -152,13 +151,7 @@ async def test_a_crash_after_jira_created_the_issue_does_not_create_a_second(pla
         await platform.worker.run_once()
     assert len(jira.issues) == 1 and await links(platform) == []
 
-    restarted = DeliveryWorker(
-        sessions=platform.container.sessions,
-        clock=platform.clock,
-        keys=platform.container.integrations.keys,
-        providers=platform.container.integrations.providers,
-        http=platform.container.outbound,
-    )
+    restarted = platform.another_worker()
     assert await restarted.run_once() == 0, "the claim holds until its lease ends"
     platform.clock.advance(seconds=61)
     assert await restarted.run_once() == 1

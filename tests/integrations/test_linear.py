@@ -14,7 +14,6 @@ from db.models import Identity, IntegrationLink, User
 from integrations.linear.client import issue_uuid
 from integrations.linear.provider import DEFAULT_API_URL
 from integrations.service import IntegrationInput, Problems
-from integrations.worker import DeliveryWorker
 from tests.fakes.linear import TEAM_ID, FakeLinear
 from tests.integrations.platform import TEAM, Platform
 
@@ -212,13 +211,7 @@ async def test_a_crash_after_the_create_resends_it_without_a_second_issue(
         await platform.worker.run_once()
     assert len(linear.issues) == 1 and await links(platform) == []
 
-    restarted = DeliveryWorker(
-        sessions=platform.container.sessions,
-        clock=platform.clock,
-        keys=platform.container.integrations.keys,
-        providers=platform.container.integrations.providers,
-        http=platform.container.outbound,
-    )
+    restarted = platform.another_worker()
     platform.clock.advance(seconds=61)
     assert await restarted.run_once() == 1
     [issue] = linear.issues.values()

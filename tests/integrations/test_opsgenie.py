@@ -12,7 +12,6 @@ from bot.incidents import events
 from db.models import IntegrationLink
 from integrations.opsgenie.provider import DEFAULT_API_URL
 from integrations.service import IntegrationInput, Problems
-from integrations.worker import DeliveryWorker
 from tests.fakes.opsgenie import FakeOpsgenie
 from tests.integrations.platform import TEAM, Platform
 
@@ -117,13 +116,7 @@ async def test_a_crash_after_the_create_resends_it_into_the_same_alert(platform:
         await platform.worker.run_once()
     assert len(opsgenie.alerts) == 1 and await links(platform) == []
 
-    restarted = DeliveryWorker(
-        sessions=platform.container.sessions,
-        clock=platform.clock,
-        keys=platform.container.integrations.keys,
-        providers=platform.container.integrations.providers,
-        http=platform.container.outbound,
-    )
+    restarted = platform.another_worker()
     platform.clock.advance(seconds=61)
     assert await restarted.run_once() == 1
     [alert] = opsgenie.alerts

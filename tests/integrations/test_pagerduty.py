@@ -15,7 +15,6 @@ from bot.incidents import events
 from bot.incidents.errors import InvalidInput
 from db.models import Component, IncidentPage, PagerDutyService, TimelineEvent, User
 from integrations.service import IntegrationInput, Problems
-from integrations.worker import DeliveryWorker
 from tests.fakes.pagerduty import ROUTING_KEY, TOKEN, FakePagerDuty
 from tests.integrations.platform import TEAM, Platform, make_platform
 
@@ -87,16 +86,6 @@ def key(number: int) -> str:
 
 def crash(outcomes: Any) -> None:
     raise RuntimeError("killed after PagerDuty answered")
-
-
-def restarted(platform: Platform) -> DeliveryWorker:
-    return DeliveryWorker(
-        sessions=platform.container.sessions,
-        clock=platform.clock,
-        keys=platform.container.integrations.keys,
-        providers=platform.container.integrations.providers,
-        http=platform.container.outbound,
-    )
 
 
 async def test_a_p1_pages_once_and_is_acknowledged_and_resolved_with_it(platform: Platform, pd: FakePagerDuty) -> None:
@@ -332,7 +321,7 @@ async def test_a_rest_page_re_sent_after_a_crash_is_one_pagerduty_incident(platf
 
     platform.worker.before_record = None
     platform.clock.advance(seconds=61)
-    assert await restarted(platform).run_once() == 1
+    assert await platform.another_worker().run_once() == 1
     [created] = pd.incidents
     assert len(pd.calls("POST", "/incidents")) == 2, "re-sent with the same incident_key, and refused as a duplicate"
     assert pd.calls("POST", "/incidents")[0].json() == pd.calls("POST", "/incidents")[1].json()
@@ -353,7 +342,7 @@ async def test_a_trigger_re_sent_after_a_crash_folds_into_the_alert(platform: Pl
     with pytest.raises(RuntimeError):
         await platform.worker.run_once()
     platform.clock.advance(seconds=61)
-    assert await restarted(platform).run_once() == 1
+    assert await platform.another_worker().run_once() == 1
     [alert] = pd.alerts
     assert alert["count"] == 2 and len(pd.events()) == 2
     [page] = await pages(platform)

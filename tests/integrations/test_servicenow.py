@@ -13,7 +13,6 @@ from sqlalchemy import select
 from bot.incidents import events
 from db.models import Incident, IntegrationLink
 from integrations.service import IntegrationInput, Problems
-from integrations.worker import DeliveryWorker
 from tests.fakes.servicenow import FakeServiceNow
 from tests.integrations.platform import TEAM, Platform, make_platform
 
@@ -156,13 +155,7 @@ async def test_a_crash_after_servicenow_created_the_record_does_not_create_a_sec
         await platform.worker.run_once()
     assert len(snow.records) == 1 and await links(platform) == []
 
-    restarted = DeliveryWorker(
-        sessions=platform.container.sessions,
-        clock=platform.clock,
-        keys=platform.container.integrations.keys,
-        providers=platform.container.integrations.providers,
-        http=platform.container.outbound,
-    )
+    restarted = platform.another_worker()
     platform.clock.advance(seconds=61)
     assert await restarted.run_once() == 1
     [record] = snow.records.values()

@@ -35,7 +35,7 @@ from db.models import Base, Delivery, InboundDelivery
 from db.tags import TECH_INCIDENTS
 from integrations.service import IntegrationInput
 from listeners import admin as admin_listeners
-from tests.app.conftest import (  # noqa: F401  (emulator and start_vigil are fixtures)
+from tests.app.conftest import (
     ALICE,
     BOB,
     DAVE,
@@ -44,8 +44,6 @@ from tests.app.conftest import (  # noqa: F401  (emulator and start_vigil are fi
     SRE,
     StartVigil,
     Vigil,
-    emulator,
-    start_vigil,
 )
 from tests.app.test_home import click, dms_to, open_home
 
@@ -275,7 +273,7 @@ def refusals(vigil: Vigil, user: str) -> list[str]:
 
 
 async def test_every_admin_button_pressed_by_a_non_admin_is_refused_and_changes_nothing(
-    start_vigil: StartVigil,  # noqa: F811  (the fixture imported above)
+    start_vigil: StartVigil,
 ) -> None:
     vigil = await back_office(start_vigil)
     found = await owners_presses(vigil)
@@ -297,7 +295,7 @@ async def test_every_admin_button_pressed_by_a_non_admin_is_refused_and_changes_
 
 
 async def test_every_admin_form_submitted_by_a_non_admin_is_refused_and_changes_nothing(
-    start_vigil: StartVigil,  # noqa: F811  (the fixture imported above)
+    start_vigil: StartVigil,
 ) -> None:
     vigil = await back_office(start_vigil)
     buttons = dict(reversed(await owners_presses(vigil)))  # the first value Owen's Home shows for each button
@@ -339,7 +337,7 @@ LOOKED_UP = ("slack_user", "processed_event")
 
 
 async def test_admin_rights_end_with_the_account_or_the_role(
-    start_vigil: StartVigil,  # noqa: F811  (the fixture imported above)
+    start_vigil: StartVigil,
 ) -> None:
     clock = FrozenClock()
     vigil = await start_vigil(clock=clock, settings={"VIGIL_ADMINS": DAVE})

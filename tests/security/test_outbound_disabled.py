@@ -20,14 +20,12 @@ import pytest
 
 from bot import slack_ids as ids
 from db.tags import TECH_INCIDENTS
-from tests.app.conftest import (  # noqa: F401  (emulator and start_vigil are fixtures)
+from tests.app.conftest import (
     ALICE,
     GENERAL,
     INCIDENTS_CHANNEL,
     StartVigil,
     Vigil,
-    emulator,
-    start_vigil,
 )
 from tests.app.test_declare import declare
 from tests.app.test_home import click, dms_to, open_home
@@ -57,7 +55,7 @@ async def said(vigil: Vigil, text: str, *, channel: str) -> str:
     return " ".join(r.text for r in vigil.emu.responses_for(ALICE)[before:]) + (ack.text or "")
 
 
-async def start_off(start_vigil: StartVigil, db_url: str, ca_bundle: Path) -> tuple[Vigil, dict[str, str]]:  # noqa: F811
+async def start_off(start_vigil: StartVigil, db_url: str, ca_bundle: Path) -> tuple[Vigil, dict[str, str]]:
     ring = key_ring()
     env = cli_env(db_url, ca_bundle, ring, VIGIL_OUTBOUND_ENABLED="false")
     vigil = await start_vigil(settings={k: v for k, v in env.items() if k != "VIGIL_DATABASE_URL"})
@@ -67,7 +65,7 @@ async def start_off(start_vigil: StartVigil, db_url: str, ca_bundle: Path) -> tu
 
 
 async def test_with_outbound_off_a_whole_p1_and_every_test_send_nothing(
-    start_vigil: StartVigil,  # noqa: F811
+    start_vigil: StartVigil,
     db_url: str,
     ca_bundle: Path,
     https_server: ServerFactory,

@@ -42,13 +42,11 @@ from bot.blocks.integrations import secret_block_id, setting_block_id
 from db.engine import make_engine
 from db.tags import TECH_INCIDENTS
 from integrations.base import MASK, without_secrets
-from tests.app.conftest import (  # noqa: F401  (emulator and start_vigil are fixtures)
+from tests.app.conftest import (
     ALICE,
     INCIDENTS_CHANNEL,
     StartVigil,
     Vigil,
-    emulator,
-    start_vigil,
 )
 from tests.app.test_admin import home_text, open_modal, submit
 from tests.app.test_declare import declare
@@ -457,7 +455,7 @@ async def operate(sweep: Sweep, rotated: str) -> None:
 
 
 async def test_no_secret_in_the_database_logs_delivery_log_cli_or_slack(
-    start_vigil: StartVigil,  # noqa: F811
+    start_vigil: StartVigil,
     db_url: str,
     ca_bundle: Path,
     https_server: ServerFactory,

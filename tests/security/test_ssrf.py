@@ -27,13 +27,11 @@ from bot.blocks.integrations import secret_block_id, setting_block_id
 from db.models import Delivery, Integration
 from db.tags import TECH_INCIDENTS
 from integrations.http import guard
-from tests.app.conftest import (  # noqa: F401  (emulator and start_vigil are fixtures)
+from tests.app.conftest import (
     ALICE,
     INCIDENTS_CHANNEL,
     StartVigil,
     Vigil,
-    emulator,
-    start_vigil,
 )
 from tests.app.test_admin import home_text, open_modal, submit
 from tests.app.test_declare import declare
@@ -120,7 +118,7 @@ class Strict:
 
 
 @pytest.fixture
-async def strict(start_vigil: StartVigil, db_url: str, ca_bundle: Path) -> Strict:  # noqa: F811
+async def strict(start_vigil: StartVigil, db_url: str, ca_bundle: Path) -> Strict:
     """Vigil as shipped (private targets refused), the delivery worker driven by the test; Alice on her Home's
     Integrations tab."""
     ring = key_ring()

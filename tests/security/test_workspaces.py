@@ -47,15 +47,13 @@ from db.usergroups import upsert_usergroup
 from db.users import upsert_user
 from db.workspaces import record_workspace
 from integrations.service import IntegrationInput
-from tests.app.conftest import (  # noqa: F401  (emulator and start_vigil are fixtures)
+from tests.app.conftest import (
     ALICE,
     BOB,
     GENERAL,
     INCIDENTS_CHANNEL,
     StartVigil,
     Vigil,
-    emulator,
-    start_vigil,
 )
 from tests.app.test_home import click, dms_to, open_home
 
@@ -337,7 +335,7 @@ def picked(block_id: str, action_id: str, value: str) -> dict[str, Any]:
 
 
 async def test_slack_doors_never_reach_the_other_workspaces_rows(
-    start_vigil: StartVigil,  # noqa: F811  (the fixture imported above)
+    start_vigil: StartVigil,
 ) -> None:
     vigil, ours, zebra, _ = await start(start_vigil)
     doors = Doors(vigil)
@@ -399,7 +397,7 @@ async def test_slack_doors_never_reach_the_other_workspaces_rows(
 
 
 async def test_app_home_and_admin_doors_never_reach_the_other_workspaces_rows(
-    start_vigil: StartVigil,  # noqa: F811  (the fixture imported above)
+    start_vigil: StartVigil,
 ) -> None:
     vigil, ours, zebra, _ = await start(start_vigil)
     doors = Doors(vigil)
@@ -478,7 +476,7 @@ async def home_tab(vigil: Vigil, tab: str) -> list[Any]:
 
 
 async def test_cli_verbs_are_scoped_to_the_workspace_the_cli_learns(
-    start_vigil: StartVigil,  # noqa: F811  (the fixture imported above)
+    start_vigil: StartVigil,
 ) -> None:
     vigil, _, zebra, keys = await start(start_vigil)
     zebra_before = await zebra_rows(vigil)
@@ -548,7 +546,7 @@ def signed(secret: str, body: bytes) -> dict[str, str]:
 
 
 async def test_webhooks_change_their_own_workspaces_incident_and_secrets_do_not_cross(
-    start_vigil: StartVigil,  # noqa: F811  (the fixture imported above)
+    start_vigil: StartVigil,
 ) -> None:
     vigil, ours, zebra, _ = await start(start_vigil)
     ours_before = await our_incident(vigil, ours)
